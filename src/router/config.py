@@ -1,0 +1,265 @@
+"""YAML under ``policies/`` -> one validated, frozen runtime ``Config``.
+
+Raw sections are validated with pydantic models that forbid unknown keys; every problem is
+collected (not just the first) and reported as ``file:line:column: message`` with a hint.
+A directory is read as all of its ``*.yaml`` / ``*.yml`` files (not recursively), merged by
+section; a name defined twice is an error naming both places.
+
+Sections: ``server``, ``auth``, ``models`` (the catalog), ``policies``, ``cache``, ``tests``
+(policy test cases, run by ``router check``). Sections other than the catalog are parsed by
+their owners (``policy``, ``cache``) through ``Section`` entries that keep their source map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from router.yamlsrc import ConfigError, ConfigIssue, PathKey, SourceMap, load
+
+TASK_CLASSES = ("code", "reasoning", "general")
+Capability = Literal["tools", "vision", "json_mode", "streaming"]
+
+SECTIONS = ("server", "auth", "models", "policies", "cache", "tests")
+_NAMED_SECTIONS = ("models", "policies")  # mappings of name -> entry, merged across files
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(Strict):
+    connect_s: float = Field(5.0, gt=0, description="TCP/TLS connect")
+    ttft_s: float = Field(30.0, gt=0, description="time to first byte / first token")
+    total_s: float = Field(600.0, gt=0, description="whole attempt")
+    idle_s: float = Field(60.0, gt=0, description="longest silence inside a stream")
+
+
+class DeploymentSpec(Strict):
+    name: str | None = Field(None, description="unique id; default '<model>@<provider>'")
+    provider: str = Field(description="openai | azure | azure_ai | anthropic | any litellm one")
+    model: str = Field(description="the upstream's model (or Azure deployment) name")
+    base_url: str | None = None
+    api_key_env: str | None = Field(None, description="NAME of the env var holding the key")
+    api_version: str | None = None
+    price_key: str | None = Field(None, description="key in litellm's price map, if not model")
+    timeouts: Timeouts = Timeouts()
+
+    @model_validator(mode="after")
+    def _check_url(self) -> DeploymentSpec:
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return self
+
+
+class PricingSpec(Strict):
+    input_per_mtok: float = Field(ge=0, description="USD per million input tokens")
+    output_per_mtok: float = Field(ge=0, description="USD per million output tokens")
+    source: str | None = None
+
+
+class ModelSpec(Strict):
+    description: str | None = None
+    deployments: list[DeploymentSpec] = Field(min_length=1)
+    pricing: PricingSpec | None = None
+    context_window: int | None = Field(None, gt=0)
+    capabilities: list[Capability] | None = None
+    quality: dict[str, float] = Field(default_factory=dict)
+    quality_source: str | None = None
+    expected_output_tokens: dict[str, int] = Field(default_factory=dict)
+
+
+class ServerSpec(Strict):
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    max_messages: int = Field(2048, gt=0)
+    max_in_flight: int = Field(1024, gt=0, description="per worker; beyond it: 503")
+    baseline_model: str | None = Field(None, description="savings are measured against it")
+
+
+class KeySpec(Strict):
+    name: str
+    key_env: str = Field(description="NAME of the env var holding this client key")
+    team: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class AuthSpec(Strict):
+    keys: list[KeySpec] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One named entry of a section, with where it came from (for owners' own validation)."""
+
+    name: str
+    data: Any
+    source: SourceMap
+    path: PathKey
+
+    def locate(self, sub: PathKey = ()) -> Any:
+        return self.source.locate((*self.path, *sub))
+
+
+@dataclass(frozen=True, slots=True)
+class RawConfig:
+    """Merged, still-unvalidated sections of all files, each entry with its source."""
+
+    files: tuple[str, ...]
+    singles: dict[str, Entry] = field(default_factory=dict)  # server, auth, cache
+    named: dict[str, dict[str, Entry]] = field(default_factory=dict)  # models, policies
+    tests: tuple[Entry, ...] = ()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], entry: Entry, issues: list[ConfigIssue]) -> M | None:
+    """Validate ``entry`` as ``model``; on failure append located issues and return None."""
+    try:
+        return model.model_validate(entry.data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+            issues.append(
+                ConfigIssue(entry.locate(loc), _message(err, loc), _hint(model, err, loc))
+            )
+        return None
+
+
+def _message(err: Any, loc: PathKey) -> str:
+    where = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}"
+    if err["type"] == "missing":
+        return f"missing required key {where!r}"
+    prefix = f"{where}: " if where else ""
+    return prefix + str(err["msg"]).removeprefix("Value error, ")
+
+
+def _hint(model: type[BaseModel], err: Any, loc: PathKey) -> str | None:
+    if err["type"] != "extra_forbidden":
+        return None
+    owner: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fld = getattr(owner, "model_fields", {}).get(part)
+        if fld is None:
+            return None
+        owner = _inner_model(fld.annotation)
+    fields = getattr(owner, "model_fields", None)
+    if not fields:
+        return None
+    close = _closest(str(loc[-1]), fields)
+    allowed = ", ".join(fields)
+    return f"did you mean {close!r}? allowed: {allowed}" if close else f"allowed: {allowed}"
+
+
+def _inner_model(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return annotation
+
+
+def _closest(word: str, options: Iterable[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def config_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [path]
+
+
+def read_raw(path: Path) -> RawConfig:
+    """Read and merge every file; collects structural issues across all files."""
+    files = config_files(path)
+    issues: list[ConfigIssue] = []
+    if not files:
+        from router.yamlsrc import Position
+
+        raise ConfigError([ConfigIssue(Position(str(path), 1, 1), "no *.yaml files found")])
+    singles: dict[str, Entry] = {}
+    named: dict[str, dict[str, Entry]] = {s: {} for s in _NAMED_SECTIONS}
+    tests: list[Entry] = []
+    for file in files:
+        try:
+            data, source = load(file)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            continue
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            issues.append(ConfigIssue(source.locate(()), "a config file must be a mapping"))
+            continue
+        for section, value in data.items():
+            _merge_section(section, value, source, singles, named, tests, issues)
+    if issues:
+        raise ConfigError(issues)
+    return RawConfig(tuple(str(f) for f in files), singles, named, tuple(tests))
+
+
+def _merge_section(
+    section: str,
+    value: Any,
+    source: SourceMap,
+    singles: dict[str, Entry],
+    named: dict[str, dict[str, Entry]],
+    tests: list[Entry],
+    issues: list[ConfigIssue],
+) -> None:
+    key_pos = source.locate((section,))
+    if section not in SECTIONS:
+        close = _closest(section, SECTIONS)
+        hint = f"did you mean {close!r}?" if close else f"sections: {', '.join(SECTIONS)}"
+        issues.append(ConfigIssue(key_pos, f"unknown section {section!r}", hint))
+    elif section == "tests":
+        if not isinstance(value, list):
+            issues.append(ConfigIssue(key_pos, "'tests' must be a list of test cases"))
+            return
+        tests.extend(Entry(str(i), v, source, ("tests", i)) for i, v in enumerate(value))
+    elif section in _NAMED_SECTIONS:
+        if not isinstance(value, dict):
+            issues.append(ConfigIssue(key_pos, f"'{section}' must map names to entries"))
+            return
+        for name, item in value.items():
+            if name in named[section]:
+                first = named[section][name].locate()
+                msg = f"{section[:-1]} {name!r} is defined twice (first at {first})"
+                issues.append(ConfigIssue(source.locate((section, name)), msg))
+                continue
+            named[section][name] = Entry(name, item, source, (section, name))
+    elif section in singles:
+        first = singles[section].locate()
+        issues.append(ConfigIssue(key_pos, f"section {section!r} appears twice (first at {first})"))
+    else:
+        singles[section] = Entry(section, value if value is not None else {}, source, (section,))
+
+
+def validate_single(
+    raw: RawConfig, section: str, model: type[M], issues: list[ConfigIssue]
+) -> M | None:
+    entry = raw.singles.get(section)
+    if entry is None:
+        return model.model_validate({})
+    return validate(model, entry, issues)
+
+
+def collect(
+    entries: dict[str, Entry], model: type[M], issues: list[ConfigIssue]
+) -> dict[str, tuple[M, Entry]]:
+    out: dict[str, tuple[M, Entry]] = {}
+    for name, entry in entries.items():
+        spec = validate(model, entry, issues)
+        if spec is not None:
+            out[name] = (spec, entry)
+    return out

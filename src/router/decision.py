@@ -1,0 +1,89 @@
+"""What ``decide()`` returns and ``dispatch`` executes: a decision is data, not code.
+
+Kept apart from ``policy`` so that dispatch, cache, accounting and the API layer depend on the
+shape of a decision, never on how policies reach it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from router.catalog import Deployment
+
+
+class CacheMode(StrEnum):
+    ON = "on"
+    OFF = "off"
+    READ_ONLY = "read_only"
+    WRITE_ONLY = "write_only"
+
+    @property
+    def reads(self) -> bool:
+        return self in (CacheMode.ON, CacheMode.READ_ONLY)
+
+    @property
+    def writes(self) -> bool:
+        return self in (CacheMode.ON, CacheMode.WRITE_ONLY)
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """Applied by dispatch per deployment in the chain; fallback moves down the chain."""
+
+    max_retries: int = 1  # extra tries on the same deployment for retryable failures
+    backoff_base_s: float = 0.1
+    backoff_max_s: float = 2.0
+    max_retry_after_s: float = 10.0  # a longer Retry-After moves to the next deployment
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeSettings:
+    """Start the next candidate if the first has no first token after ``delay_s`` (or the
+    deployment's recent p95 TTFT when ``use_p95``)."""
+
+    delay_s: float = 1.0
+    use_p95: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    mode: CacheMode = CacheMode.OFF
+    ttl_s: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One deployment that may answer, with what the policy expected of it."""
+
+    deployment: Deployment
+    expected_cost_usd: float | None = None
+    expected_latency_s: float | None = None
+    quality: float | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    deployment: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    policy: str  # policy name, or "direct" when the client named a logical model
+    rule: str
+    chain: tuple[Candidate, ...]  # first answers; the rest are fallbacks, in order
+    reason: str  # one short line, sent as x-router-reason
+    task: str = "general"
+    objective: str | None = None
+    excluded: tuple[Exclusion, ...] = ()
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    hedge: HedgeSettings | None = None
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    deadline_s: float | None = None  # whole-request budget, capped by policy
+
+    @property
+    def model(self) -> str:
+        """The logical model expected to answer (first of the chain)."""
+        return self.chain[0].deployment.logical_model if self.chain else ""

@@ -1,0 +1,185 @@
+"""Every error router can answer with, and the one place that maps it to HTTP.
+
+The tree::
+
+    RouterError                      any error a client may see; has status, type, code, param
+    ├── InvalidRequest         400   bad JSON, bad or forbidden field (``param`` names it)
+    ├── AuthenticationFailed   401   missing or wrong key
+    ├── PermissionDenied       403   key valid but not allowed here
+    ├── NotFound               404   unknown route, model or policy
+    ├── MethodNotAllowed       405
+    ├── PayloadTooLarge        413   body over the configured limit
+    ├── RateLimited            429   upstream said slow down, and no fallback could serve
+    ├── Overloaded             503   router's own in-flight limit (carries Retry-After)
+    └── UpstreamFailed         502/503/504
+        └── AllAttemptsFailed        every attempt of a decision failed; lists them
+
+Foreign exceptions (aiohttp, litellm) are translated at the upstream boundary into an
+``AttemptError`` (one failed try); dispatch turns a list of those into ``AllAttemptsFailed``.
+Nothing else in router invents an HTTP status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class RouterError(Exception):
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.headers: dict[str, str] = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """The OpenAI error shape: ``{"error": {"message", "type", "param", "code"}}``."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(RouterError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(RouterError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(RouterError):
+    status = 403
+    type = "permission_error"
+
+
+class NotFound(RouterError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class MethodNotAllowed(RouterError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(RouterError):
+    status = 413
+    type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class RateLimited(RouterError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class Overloaded(RouterError):
+    status = 503
+    type = "server_error"
+    code = "overloaded"
+
+
+class UpstreamFailed(RouterError):
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptError:
+    """One failed try against one deployment; never carries secrets or raw upstream bodies.
+
+    ``kind`` is one of: ``status`` (upstream answered with an error status), ``timeout``,
+    ``connect`` (could not connect), ``protocol`` (malformed or truncated answer),
+    ``circuit_open`` (skipped without trying).
+    """
+
+    deployment: str
+    kind: str
+    status: int | None
+    message: str
+    retry_after: float | None = None
+
+    @property
+    def client_fault(self) -> bool:
+        """The request itself was refused (400, 413, 422): retrying or falling back cannot help.
+        Upstream 401/403/404 are the deployment's fault (bad provider key, missing model)."""
+        return self.status in _CLIENT_FAULT
+
+    @property
+    def retryable(self) -> bool:
+        if self.kind in ("timeout", "connect", "protocol"):
+            return True
+        return self.status is not None and (self.status == 429 or self.status >= 500)
+
+    def describe(self) -> str:
+        what = f"HTTP {self.status}" if self.status is not None else self.kind
+        return f"{self.deployment}: {what} ({self.message})"
+
+
+_CLIENT_FAULT = frozenset({400, 413, 422})
+
+
+class AttemptFailed(Exception):
+    """Raised by an upstream adapter for one failed attempt; dispatch catches it."""
+
+    def __init__(self, error: AttemptError) -> None:
+        super().__init__(error.describe())
+        self.error = error
+
+
+class AllAttemptsFailed(UpstreamFailed):
+    """Every attempt failed: the status follows the most telling failure."""
+
+    def __init__(self, attempts: list[AttemptError]) -> None:
+        self.attempts = list(attempts)
+        listing = "; ".join(a.describe() for a in attempts) or "no deployment was available"
+        super().__init__(f"all upstream attempts failed: {listing}")
+        self.status, self.type, self.code = _status_for(attempts)
+        retry_after = [a.retry_after for a in attempts if a.retry_after is not None]
+        if self.status == 429 and retry_after:
+            self.headers["retry-after"] = str(max(1, round(min(retry_after))))
+
+
+def _status_for(attempts: list[AttemptError]) -> tuple[int, str, str]:
+    """A request the upstream refused passes through (a 400 is the client's to fix); all-429 stays
+    a 429; all timeouts become 504; open circuits alone become 503; anything else is a 502."""
+    refused = [a.status for a in attempts if a.client_fault and a.status is not None]
+    if refused:
+        return refused[-1], "invalid_request_error", "upstream_rejected_request"
+    if attempts and all(a.status == 429 for a in attempts):
+        return 429, "rate_limit_error", "rate_limit_exceeded"
+    if attempts and all(a.kind == "timeout" for a in attempts):
+        return 504, "upstream_error", "upstream_timeout"
+    if not attempts or all(a.kind == "circuit_open" for a in attempts):
+        return 503, "upstream_error", "no_healthy_deployment"
+    return 502, "upstream_error", "upstream_error"
+
+
+def status_class(status: int) -> str:
+    """Low-cardinality label for metrics: ``2xx``, ``4xx``, ``5xx``."""
+    return f"{status // 100}xx"

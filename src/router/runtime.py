@@ -1,0 +1,52 @@
+"""Assemble the frozen runtime ``Config`` from the raw sections: the one entry point that turns
+a path under ``policies/`` into something router can serve, or a ``ConfigError`` listing every
+problem with its ``file:line:column``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from router.catalog import Catalog, build_catalog
+from router.config import (
+    AuthSpec,
+    ModelSpec,
+    RawConfig,
+    ServerSpec,
+    collect,
+    read_raw,
+    validate_single,
+)
+from router.yamlsrc import ConfigError, ConfigIssue
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    files: tuple[str, ...]
+    server: ServerSpec
+    auth: AuthSpec
+    catalog: Catalog
+    raw: RawConfig  # kept for owners that validate their own sections (policies, cache, tests)
+
+
+def load_config(path: Path) -> Config:
+    """Read, validate and resolve; raises ``ConfigError`` with every issue found."""
+    raw = read_raw(path)
+    issues: list[ConfigIssue] = []
+    server = validate_single(raw, "server", ServerSpec, issues)
+    auth = validate_single(raw, "auth", AuthSpec, issues)
+    models = collect(raw.named.get("models", {}), ModelSpec, issues)
+    catalog = build_catalog(models, issues)
+    if server is not None and server.baseline_model and server.baseline_model not in models:
+        entry = raw.singles["server"]
+        issues.append(
+            ConfigIssue(
+                entry.locate(("baseline_model",)),
+                f"baseline_model {server.baseline_model!r} is not a model in the catalog",
+                f"models: {', '.join(sorted(models)) or '(none)'}",
+            )
+        )
+    if issues or server is None or auth is None:
+        raise ConfigError(issues)
+    return Config(raw.files, server, auth, catalog, raw)

@@ -1,0 +1,174 @@
+"""The OpenAI Chat Completions request as router accepts it.
+
+Every top-level field OpenAI documents is declared here, so an unknown field is refused with
+a 400 that names it (as OpenAI does) instead of being forwarded blindly, and fields that could
+redirect the upstream (``api_base``, ``base_url``, ``api_key``, ``extra_headers``, ...) are
+refused by name: LiteLLM once had server-side request forgery through them.
+
+The validated model is for *reading*; what goes upstream is the client's own JSON object
+(``ParsedRequest.body``) with only ``model`` replaced, so the hot path never re-serialises
+a pydantic model and never drops a field it did not know how to copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from router.errors import InvalidRequest
+
+# Fields that could point router at another host or inject credentials: never forwarded.
+FORBIDDEN_FIELDS = frozenset(
+    {
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "extra_headers",
+        "headers",
+        "organization",
+        "custom_llm_provider",
+        "litellm_params",
+        "proxy",
+        "mock_response",
+    }
+)
+
+
+class Message(BaseModel):
+    # Providers add message fields (cache_control, reasoning_content, ...): keep them.
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool | None = None
+
+
+class ChatRequest(BaseModel):
+    """Fields of ``POST /v1/chat/completions``; adding one here means classifying it for the
+    cache key too (a test fails otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1)
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    user: str | None = None
+    n: int | None = Field(None, ge=1, le=128)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    prompt_cache_key: str | None = None
+    safety_identifier: str | None = None
+    web_search_options: dict[str, Any] | None = None
+
+    @property
+    def wants_usage_in_stream(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+    @property
+    def has_images(self) -> bool:
+        return any(
+            isinstance(m.content, list)
+            and any(p.get("type") in ("image_url", "input_image") for p in m.content)
+            for m in self.messages
+        )
+
+    @property
+    def wants_json(self) -> bool:
+        fmt = self.response_format or {}
+        return fmt.get("type") in ("json_object", "json_schema")
+
+
+@dataclass(slots=True)
+class ParsedRequest:
+    """A validated request: ``chat`` for reading, ``body`` (the client's JSON) for forwarding."""
+
+    chat: ChatRequest
+    body: dict[str, Any]
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.chat.stream)
+
+
+def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:
+    """Bytes -> ParsedRequest, or an ``InvalidRequest`` that names the field to fix."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object", code="invalid_json")
+    forbidden = FORBIDDEN_FIELDS.intersection(body)
+    if forbidden:
+        field = sorted(forbidden)[0]
+        raise InvalidRequest(
+            f"'{field}' is not allowed: router chooses the upstream and its credentials",
+            param=field,
+            code="forbidden_parameter",
+        )
+    messages = body.get("messages")
+    if isinstance(messages, list) and len(messages) > max_messages:
+        raise InvalidRequest(
+            f"too many messages: {len(messages)} (limit {max_messages})",
+            param="messages",
+            code="too_many_messages",
+        )
+    try:
+        chat = ChatRequest.model_validate(body)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    return ParsedRequest(chat, body)
+
+
+def _invalid(exc: ValidationError) -> InvalidRequest:
+    err = exc.errors()[0]
+    param = ".".join(str(p) for p in err["loc"]) or None
+    if err["type"] == "extra_forbidden":
+        msg = f"Unrecognized request argument supplied: {param}"
+        return InvalidRequest(msg, param=param, code="unknown_parameter")
+    if err["type"] == "missing":
+        return InvalidRequest(
+            f"Missing required parameter: '{param}'", param=param, code="missing_required_parameter"
+        )
+    detail = str(err["msg"])
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return InvalidRequest(
+        f"Invalid value for '{param}': {detail}{suffix}", param=param, code="invalid_value"
+    )
