@@ -1,0 +1,1 @@
+"""Shared fixtures: each lives in ``tests/support/`` and is re-exported here."""
