@@ -1,0 +1,403 @@
+"""Prometheus metrics for the router, declared once, on the app's own registry.
+
+Every metric lives here as a typed attribute of :class:`Metrics`; the pipeline records
+through them (``metrics.requests.labels(...).inc()``) and ``/metrics`` serves
+:meth:`Metrics.render`. Labels are low-cardinality by design: policy, logical model,
+deployment, provider and small enums. Never a user, key or prompt.
+
+Metric, its labels, and the question it answers:
+
+``router_requests_total{policy, model, status_class, cache}``
+    How much traffic, and how much of it fails?
+``router_request_errors_total{policy, model, error_type}``
+    Which kinds of error do clients see?
+``router_request_duration_seconds{policy, model, stream}``
+    How long do clients wait for a whole answer?
+``router_time_to_first_token_seconds{policy, model, deployment}``
+    How soon does a stream start talking?
+``router_upstream_attempts_total{deployment, provider, outcome}``
+    Which deployments fail, time out or throttle?
+``router_upstream_attempt_duration_seconds{deployment, provider, outcome}``
+    How fast is each deployment, per outcome?
+``router_overhead_seconds{stream}``
+    What does the router itself add to latency?
+``router_tokens_total{model, deployment, direction}``
+    How many input and output tokens flow where?
+``router_cost_usd_total{policy, model, deployment}``
+    What are we spending, and where?
+``router_baseline_cost_usd_total{policy, model, baseline}``
+    What would it have cost on the baseline model?
+``router_savings_usd_total{policy, model, baseline}``
+    How much did routing save against the baseline?
+``router_routing_decisions_total{policy, rule, model}``
+    Which rules fire, and which models do they pick?
+``router_retries_total{deployment, reason}``
+    How often and why do we retry a deployment?
+``router_fallbacks_total{policy, from_deployment, to_deployment}``
+    When do we fall back, and to what?
+``router_hedges_total{policy, outcome}``
+    Do hedged requests win, lose or get cancelled?
+``router_circuit_state{deployment}``
+    Is a deployment's breaker closed, half-open or open?
+``router_circuit_transitions_total{deployment, to_state}``
+    How often do breakers flap?
+``router_cache_requests_total{policy, result}``
+    What is the response cache hit ratio?
+``router_cache_avoided_cost_usd_total{policy, model}``
+    How much spend did the cache avoid?
+``router_redis_errors_total{operation}``
+    Is Redis (cache, shared state) healthy?
+``router_policy_reloads_total{result}``
+    Did the last policy hot-reload work?
+``router_requests_in_flight``
+    How busy is the router right now?
+``router_stream_interruptions_total{deployment, reason}``
+    How often do streams break mid-answer?
+``router_overload_rejections_total``
+    Are we shedding load?
+
+Savings: a counter cannot go down, so ``router_savings_usd_total`` adds only the
+per-request positive part of ``baseline - cost``; for the net saving of a policy whose
+requests all have a baseline, subtract ``router_cost_usd_total`` from
+``router_baseline_cost_usd_total``, both summed by policy and model.
+
+Multiprocess: with several uvicorn workers each process holds its own values, so when
+``PROMETHEUS_MULTIPROC_DIR`` is given every worker writes its values to mmap files in
+that directory and ``/metrics`` merges them with ``MultiProcessCollector``. A worker
+calls :meth:`Metrics.mark_process_dead` on shutdown so its live gauges stop counting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Literal
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+__all__ = [
+    "CIRCUIT_STATES",
+    "MULTIPROC_ENV",
+    "CircuitState",
+    "Metrics",
+    "status_class",
+]
+
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+
+CircuitState = Literal["closed", "half_open", "open"]
+# The gauge's numeric encoding; ordered so that max() across workers is the worst state.
+CIRCUIT_STATES: Final[Mapping[str, int]] = MappingProxyType(
+    {"closed": 0, "half_open": 1, "open": 2}
+)
+
+# fmt: off
+# Whole LLM calls last from ~100 ms (cached, tiny) to minutes (long streams).
+_REQUEST_BUCKETS: Final = (
+    0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0,
+)
+# First tokens come in tens of ms to a few seconds.
+_TTFT_BUCKETS: Final = (
+    0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0,
+)
+# The router's own work should be well under a millisecond; resolve that range finely.
+_OVERHEAD_BUCKETS: Final = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005,
+    0.0075, 0.01, 0.025, 0.05, 0.1, 0.25,
+)
+# fmt: on
+
+
+def status_class(status_code: int) -> str:
+    """Collapse an HTTP status code to its class label ("2xx", "4xx", ...)."""
+    return f"{status_code // 100}xx" if 100 <= status_code <= 599 else "other"
+
+
+def _enable_multiprocess_values(path: str) -> None:
+    """Make this process write metric values to mmap files under ``path``.
+
+    prometheus_client picks its value backend once per process, from the environment,
+    when it is first imported. A worker forked from a parent that imported it before
+    ``router serve`` set the variable would keep in-memory values that ``/metrics``
+    never sees, so align the backend here; the choice is per process by nature.
+    """
+    current = os.environ.get(MULTIPROC_ENV)
+    if current is not None and os.path.realpath(current) != os.path.realpath(path):
+        raise ValueError(f"{MULTIPROC_ENV}={current!r} disagrees with multiprocess_dir={path!r}")
+    # The mmap backend reads the directory from the environment when it opens files.
+    os.environ[MULTIPROC_ENV] = path
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """All router metrics, bound to one registry. Build with :meth:`create`."""
+
+    registry: CollectorRegistry
+    multiprocess_dir: str | None
+
+    requests: Counter
+    request_errors: Counter
+    request_duration: Histogram
+    time_to_first_token: Histogram
+    upstream_attempts: Counter
+    upstream_attempt_duration: Histogram
+    overhead: Histogram
+    tokens: Counter
+    cost_usd: Counter
+    baseline_cost_usd: Counter
+    savings_usd: Counter
+    routing_decisions: Counter
+    retries: Counter
+    fallbacks: Counter
+    hedges: Counter
+    circuit_state: Gauge
+    circuit_transitions: Counter
+    cache_requests: Counter
+    cache_avoided_cost_usd: Counter
+    redis_errors: Counter
+    policy_reloads: Counter
+    requests_in_flight: Gauge
+    stream_interruptions: Counter
+    overload_rejections: Counter
+
+    @classmethod
+    def create(cls, multiprocess_dir: str | None = None) -> Metrics:
+        """Declare every metric on a fresh registry.
+
+        ``multiprocess_dir`` is the value of ``PROMETHEUS_MULTIPROC_DIR`` (or None for a
+        single process). It must exist and be shared by all workers of one server.
+        """
+        if multiprocess_dir is not None:
+            if not os.path.isdir(multiprocess_dir):
+                raise ValueError(f"multiprocess_dir {multiprocess_dir!r} is not a directory")
+            _enable_multiprocess_values(multiprocess_dir)
+        r = CollectorRegistry(auto_describe=True)
+
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(name, doc, labels, registry=r)
+
+        def histogram(
+            name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]
+        ) -> Histogram:
+            return Histogram(name, doc, labels, registry=r, buckets=buckets)
+
+        return cls(
+            registry=r,
+            multiprocess_dir=multiprocess_dir,
+            requests=counter(
+                "router_requests",
+                "Chat requests answered, by HTTP status class and cache use.",
+                ("policy", "model", "status_class", "cache"),
+            ),
+            request_errors=counter(
+                "router_request_errors",
+                "Requests that ended in an error, by error type.",
+                ("policy", "model", "error_type"),
+            ),
+            request_duration=histogram(
+                "router_request_duration_seconds",
+                "Wall time from request received to last byte sent.",
+                ("policy", "model", "stream"),
+                _REQUEST_BUCKETS,
+            ),
+            time_to_first_token=histogram(
+                "router_time_to_first_token_seconds",
+                "Time from request received to the first content token sent.",
+                ("policy", "model", "deployment"),
+                _TTFT_BUCKETS,
+            ),
+            upstream_attempts=counter(
+                "router_upstream_attempts",
+                "Calls made to a deployment, by outcome.",
+                ("deployment", "provider", "outcome"),
+            ),
+            upstream_attempt_duration=histogram(
+                "router_upstream_attempt_duration_seconds",
+                "Duration of one call to a deployment, by outcome.",
+                ("deployment", "provider", "outcome"),
+                _REQUEST_BUCKETS,
+            ),
+            overhead=histogram(
+                "router_overhead_seconds",
+                "Router's own time per request: total minus time waiting on upstreams.",
+                ("stream",),
+                _OVERHEAD_BUCKETS,
+            ),
+            tokens=counter(
+                "router_tokens",
+                "Tokens processed, by direction (input or output).",
+                ("model", "deployment", "direction"),
+            ),
+            cost_usd=counter(
+                "router_cost_usd",
+                "Spend in US dollars at the deployment's price.",
+                ("policy", "model", "deployment"),
+            ),
+            baseline_cost_usd=counter(
+                "router_baseline_cost_usd",
+                "What the same requests would have cost on the baseline model, in US dollars.",
+                ("policy", "model", "baseline"),
+            ),
+            savings_usd=counter(
+                "router_savings_usd",
+                "Positive part of baseline cost minus actual cost, per request, in US dollars.",
+                ("policy", "model", "baseline"),
+            ),
+            routing_decisions=counter(
+                "router_routing_decisions",
+                "Routing decisions, by the rule that matched.",
+                ("policy", "rule", "model"),
+            ),
+            retries=counter(
+                "router_retries",
+                "Retries against a deployment, by reason.",
+                ("deployment", "reason"),
+            ),
+            fallbacks=counter(
+                "router_fallbacks",
+                "Fallbacks from one deployment to another.",
+                ("policy", "from_deployment", "to_deployment"),
+            ),
+            hedges=counter(
+                "router_hedges",
+                "Hedged (duplicate) upstream calls, by outcome.",
+                ("policy", "outcome"),
+            ),
+            # Breakers are per worker: report the worst state among live workers.
+            circuit_state=Gauge(
+                "router_circuit_state",
+                "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+                ("deployment",),
+                registry=r,
+                multiprocess_mode="livemax",
+            ),
+            circuit_transitions=counter(
+                "router_circuit_transitions",
+                "Circuit breaker state changes, by new state.",
+                ("deployment", "to_state"),
+            ),
+            cache_requests=counter(
+                "router_cache_requests",
+                "Response cache lookups and stores, by result.",
+                ("policy", "result"),
+            ),
+            cache_avoided_cost_usd=counter(
+                "router_cache_avoided_cost_usd",
+                "Spend avoided by answering from the cache, in US dollars.",
+                ("policy", "model"),
+            ),
+            redis_errors=counter("router_redis_errors", "Failed Redis operations.", ("operation",)),
+            policy_reloads=counter(
+                "router_policy_reloads", "Policy hot-reloads, by result.", ("result",)
+            ),
+            # Summed over live workers only, so a dead worker's requests stop counting.
+            requests_in_flight=Gauge(
+                "router_requests_in_flight",
+                "Requests being processed right now.",
+                registry=r,
+                multiprocess_mode="livesum",
+            ),
+            stream_interruptions=counter(
+                "router_stream_interruptions",
+                "Streams that broke after the first byte, by reason.",
+                ("deployment", "reason"),
+            ),
+            overload_rejections=counter(
+                "router_overload_rejections", "Requests rejected because the router is overloaded."
+            ),
+        )
+
+    # -- helpers that remove repetition in the pipeline -------------------------------
+
+    def record_tokens(
+        self, model: str, deployment: str, input_tokens: int, output_tokens: int
+    ) -> None:
+        """Count a response's tokens in both directions."""
+        self.tokens.labels(model=model, deployment=deployment, direction="input").inc(
+            max(input_tokens, 0)
+        )
+        self.tokens.labels(model=model, deployment=deployment, direction="output").inc(
+            max(output_tokens, 0)
+        )
+
+    def record_cost(
+        self,
+        policy: str,
+        model: str,
+        deployment: str,
+        cost_usd: float,
+        baseline: str | None = None,
+        baseline_cost_usd: float | None = None,
+    ) -> None:
+        """Count a request's spend and, when a baseline is configured, its saving."""
+        cost = max(cost_usd, 0.0)
+        self.cost_usd.labels(policy=policy, model=model, deployment=deployment).inc(cost)
+        if baseline is None or baseline_cost_usd is None:
+            return
+        base = max(baseline_cost_usd, 0.0)
+        self.baseline_cost_usd.labels(policy=policy, model=model, baseline=baseline).inc(base)
+        self.savings_usd.labels(policy=policy, model=model, baseline=baseline).inc(
+            max(base - cost, 0.0)
+        )
+
+    def set_circuit_state(
+        self, deployment: str, state: CircuitState, *, transition: bool = True
+    ) -> None:
+        """Publish a breaker's state; ``transition`` also counts the change."""
+        self.circuit_state.labels(deployment=deployment).set(CIRCUIT_STATES[state])
+        if transition:
+            self.circuit_transitions.labels(deployment=deployment, to_state=state).inc()
+
+    # -- exposition --------------------------------------------------------------------
+
+    def render(self) -> tuple[bytes, str]:
+        """Body and content type for ``GET /metrics``."""
+        if self.multiprocess_dir is not None:
+            return self.render_directory(self.multiprocess_dir)
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    @staticmethod
+    def render_directory(path: str) -> tuple[bytes, str]:
+        """Merge and render what every process wrote under a multiprocess directory.
+
+        A fresh registry each time: the collector reads the files on every scrape, and
+        this process's own metric objects must not be rendered a second time.
+        """
+        registry = CollectorRegistry(auto_describe=False)
+        multiprocess.MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    def mark_process_dead(self, pid: int | None = None) -> None:
+        """Drop a worker's live gauges (in-flight, circuit state) when it exits.
+
+        Call from the worker's shutdown with no argument, or from a supervisor with the
+        dead child's pid. A no-op for a single process.
+        """
+        if self.multiprocess_dir is not None:
+            dead = os.getpid() if pid is None else pid
+            multiprocess.mark_process_dead(dead, self.multiprocess_dir)  # type: ignore[no-untyped-call]
+
+    def sample_names(self) -> frozenset[str]:
+        """Every series name ``/metrics`` can expose (``_total``, ``_bucket``, ...)."""
+        suffixes = {
+            "counter": ("_total",),
+            "histogram": ("_bucket", "_sum", "_count"),
+            "gauge": ("",),
+        }
+        names: set[str] = set()
+        for family in self.registry.collect():
+            names.update(family.name + s for s in suffixes.get(family.type, ("",)))
+        return frozenset(names)
