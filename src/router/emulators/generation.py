@@ -21,9 +21,9 @@ FinishReason = Literal["stop", "length", "tool_use", "stop_sequence"]
 ToolMode = Literal["auto", "none", "required", "forced"]
 
 _FILLER = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima "
-    "mike november oscar papa quebec romeo sierra tango uniform victor whiskey"
-).split()
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+    "india", "juliett", "kilo", "lima", "mike", "november", "oscar", "papa",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
