@@ -1,0 +1,299 @@
+"""The router's Grafana dashboard, built from code.
+
+``python -m router.dashboard > deploy/grafana/dashboards/router.json`` regenerates the
+committed file; a test fails when the two differ, and another evaluates every query
+against a real Prometheus, so the dashboard cannot drift from :mod:`router.metrics`.
+
+Queries use Grafana's ``$__rate_interval`` (and ``$__range`` for totals), which Grafana
+sizes from the scrape interval; nothing else is templated, so each expression is
+plain PromQL once those two are substituted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["DASHBOARD_UID", "DATASOURCE_UID", "build_dashboard", "iter_queries", "main"]
+
+# Must match the uid in deploy/grafana/provisioning/datasources/prometheus.yml.
+DATASOURCE_UID: Final = "router-prometheus"
+DASHBOARD_UID: Final = "router-overview"
+_DATASOURCE: Final = {"type": "prometheus", "uid": DATASOURCE_UID}
+_RI: Final = "$__rate_interval"
+
+JSON = dict[str, Any]
+
+
+def _rate(selector: str, by: str = "") -> str:
+    """``sum by (by) (rate(selector[$__rate_interval]))``; ``by`` may be empty."""
+    grouping = f" by ({by}) " if by else ""
+    return f"sum{grouping}(rate({selector}[{_RI}]))"
+
+
+def _quantile(q: float, histogram: str, by: str) -> str:
+    return f"histogram_quantile({q}, sum by (le, {by}) (rate({histogram}_bucket[{_RI}])))"
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    description: str
+    queries: Sequence[Query]
+    unit: str = "short"
+    kind: str = "timeseries"
+    width: int = 8
+    stack: bool = False
+    bars: bool = False  # discrete events read better as bars than as lines
+    extra: JSON = field(default_factory=dict)
+
+
+def _ratio(num_filter: str, den_filter: str, metric: str, by: str) -> str:
+    return f"{_rate(metric + num_filter, by)}\n/\n{_rate(metric + den_filter, by)}"
+
+
+def _legend(by: str, prefix: str = "") -> str:
+    labels = " ".join("{{" + label.strip() + "}}" for label in by.split(","))
+    return f"{prefix} {labels}".strip()
+
+
+def _per_second(metric: str, by: str, prefix: str = "") -> Query:
+    """Per-second rate of a counter, one series per combination of ``by`` labels."""
+    return Query(_rate(metric, by), _legend(by, prefix))
+
+
+def _latency(
+    title: str, description: str, histogram: str, by: str, top: float = 0.95, width: int = 8
+) -> Panel:
+    quantiles = (0.5, top)
+    queries = [
+        Query(_quantile(q, histogram, by), _legend(by, f"p{round(q * 100)}")) for q in quantiles
+    ]
+    return Panel(title, description, queries, unit="s", width=width)
+
+
+_CIRCUIT_MAPPINGS: Final = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"text": "closed", "color": "green", "index": 0},
+            "1": {"text": "half-open", "color": "yellow", "index": 1},
+            "2": {"text": "open", "color": "red", "index": 2},
+        },
+    }
+]
+
+_ROUTING_SHARE: Final = (
+    f"{_rate('router_routing_decisions_total', 'policy, model')}\n"
+    f"/ on (policy) group_left\n{_rate('router_routing_decisions_total', 'policy')}"
+)
+_CACHE_HIT_RATIO: Final = _ratio(
+    '{result="hit"}', '{result=~"hit|miss"}', "router_cache_requests_total", "policy"
+)
+_ERROR_RATIO: Final = _ratio('{status_class=~"4xx|5xx"}', "", "router_requests_total", "model")
+_FALLBACKS: Final = (
+    f"sum by (from_deployment, to_deployment) (increase(router_fallbacks_total[{_RI}]))"
+)
+
+
+def _in_range(metric: str) -> str:
+    return f"sum(increase({metric}[$__range]))"
+
+
+# (row title, panels) in display order; each description is the question it answers.
+_LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
+    ("Traffic and errors", (
+        Panel("Requests by model and status",
+              "How much traffic does each logical model get, and how much of it fails?",
+              [_per_second("router_requests_total", "model, status_class")],
+              unit="reqps", stack=True),
+        Panel("Error ratio by model",
+              "What share of each model's requests end in a 4xx or 5xx?",
+              [Query(_ERROR_RATIO, "{{model}}")], unit="percentunit"),
+        Panel("Errors by type", "Which kinds of error do clients see, per model?",
+              [_per_second("router_request_errors_total", "model, error_type")],
+              unit="reqps", stack=True),
+        Panel("In-flight requests", "How busy is the router right now (all workers)?",
+              [Query("sum(router_requests_in_flight)", "in flight")], width=6),
+        Panel("Load shedding", "Are requests being rejected because the router is overloaded?",
+              [Query(_rate("router_overload_rejections_total"), "rejected")],
+              unit="reqps", width=6),
+        Panel("Stream interruptions", "How often do streams break after the first byte, and why?",
+              [_per_second("router_stream_interruptions_total", "deployment, reason")],
+              unit="reqps", width=12),
+    )),
+    ("Latency", (
+        _latency("Request latency by model",
+                 "How long do clients wait for a whole answer (p50, p95)?",
+                 "router_request_duration_seconds", "model"),
+        _latency("Upstream latency by deployment",
+                 "How fast is each deployment per call (p50, p95)?",
+                 "router_upstream_attempt_duration_seconds", "deployment"),
+        _latency("Time to first token by deployment",
+                 "How soon does each deployment start streaming (p50, p95)?",
+                 "router_time_to_first_token_seconds", "deployment"),
+        _latency("Router overhead",
+                 "What does the router itself add, beyond waiting on upstreams (p50, p99)?",
+                 "router_overhead_seconds", "stream", top=0.99, width=12),
+        Panel("Tokens by model", "How many input and output tokens flow through each model?",
+              [_per_second("router_tokens_total", "model, direction")], stack=True, width=12),
+    )),
+    ("Spend and savings", (
+        Panel("Spend by model", "What are we spending per hour, and on which model?",
+              [Query(f"3600 * {_rate('router_cost_usd_total', 'model')}", "{{model}}")],
+              unit="currencyUSD", stack=True),
+        Panel("Savings by policy", "How much per hour do routing and the cache save?",
+              [Query(f"3600 * {_rate('router_savings_usd_total', 'policy')}",
+                     "routing {{policy}}"),
+               Query(f"3600 * {_rate('router_cache_avoided_cost_usd_total', 'policy')}",
+                     "cache {{policy}}")],
+              unit="currencyUSD"),
+        Panel("Spend and savings in range",
+              "What did the selected time range cost, and save against the baseline?",
+              [Query(_in_range("router_cost_usd_total"), "spend"),
+               Query(_in_range("router_savings_usd_total"), "saved"),
+               Query(_in_range("router_baseline_cost_usd_total"), "baseline cost")],
+              unit="currencyUSD", kind="stat"),
+    )),
+    ("Routing and cache", (
+        Panel("Routing share by policy and model",
+              "Within each policy, what share of decisions goes to each model?",
+              [Query(_ROUTING_SHARE, "{{policy}} → {{model}}")], unit="percentunit"),
+        Panel("Rules fired", "Which policy rules match, and how often?",
+              [_per_second("router_routing_decisions_total", "policy, rule")],
+              unit="reqps", stack=True),
+        Panel("Cache hit ratio", "What share of cacheable lookups are answered from the cache?",
+              [Query(_CACHE_HIT_RATIO, "{{policy}}")], unit="percentunit"),
+    )),
+    ("Resilience", (
+        Panel("Circuit state", "Is any worker's breaker for a deployment half-open or open?",
+              [Query("max by (deployment) (router_circuit_state)", "{{deployment}}")],
+              kind="state-timeline", width=12, extra={"mappings": _CIRCUIT_MAPPINGS}),
+        Panel("Fallbacks", "When do we fall back from one deployment to another?",
+              [Query(_FALLBACKS, "{{from_deployment}} → {{to_deployment}}")],
+              bars=True, width=12),
+        Panel("Upstream attempts by outcome",
+              "Which deployments succeed, fail, time out or get throttled?",
+              [_per_second("router_upstream_attempts_total", "deployment, outcome")],
+              unit="reqps", stack=True),
+        Panel("Retries, hedges and breaker flaps",
+              "How much extra upstream work do retries and hedges cost; do breakers flap?",
+              [_per_second("router_retries_total", "deployment, reason", "retry"),
+               _per_second("router_hedges_total", "outcome", "hedge"),
+               _per_second("router_circuit_transitions_total", "deployment, to_state",
+                           "breaker")],
+              unit="ops"),
+        Panel("Redis errors and policy reloads",
+              "Is Redis healthy, and did policy hot-reloads succeed?",
+              [_per_second("router_redis_errors_total", "operation", "redis"),
+               Query("sum by (result) (increase(router_policy_reloads_total[$__range]))",
+                     "reloads {{result}}")]),
+    )),
+)  # fmt: skip
+
+
+def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> JSON:
+    kind = panel.kind
+    custom: JSON = {}
+    if kind == "timeseries":
+        custom = {
+            "drawStyle": "bars" if panel.bars else "line",
+            "fillOpacity": 30 if panel.stack or panel.bars else 10,
+            "stacking": {"mode": "normal" if panel.stack else "none", "group": "A"},
+            "showPoints": "never",
+        }
+    defaults: JSON = {"unit": panel.unit, "custom": custom}
+    defaults.update(panel.extra)
+    return {
+        "id": panel_id,
+        "type": kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": dict(_DATASOURCE),
+        "gridPos": {"x": x, "y": y, "w": panel.width, "h": 8},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": {
+            "legend": {"displayMode": "table", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        }
+        if kind == "timeseries"
+        else {},
+        "targets": [
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": dict(_DATASOURCE),
+                "expr": q.expr,
+                "legendFormat": q.legend,
+                "range": True,
+            }
+            for i, q in enumerate(panel.queries)
+        ],
+    }
+
+
+def _panels() -> Iterator[JSON]:
+    panel_id, y = 1, 0
+    for row_title, row_panels in _LAYOUT:
+        yield {
+            "id": panel_id,
+            "type": "row",
+            "title": row_title,
+            "collapsed": False,
+            "gridPos": {"x": 0, "y": y, "w": 24, "h": 1},
+            "panels": [],
+        }
+        panel_id, y, x = panel_id + 1, y + 1, 0
+        for panel in row_panels:
+            if x + panel.width > 24:  # wrap to a new line of panels
+                x, y = 0, y + 8
+            yield _panel_json(panel, panel_id, x, y)
+            panel_id, x = panel_id + 1, x + panel.width
+        y += 8
+
+
+def build_dashboard() -> JSON:
+    """The complete dashboard model, as Grafana's provisioning expects it."""
+    return {
+        "uid": DASHBOARD_UID,
+        "title": "Router",
+        "description": "LLM gateway: traffic, latency, spend, routing, cache and resilience.",
+        "tags": ["router", "llm"],
+        "timezone": "browser",
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": "10s",
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {"list": []},
+        "annotations": {"list": []},
+        "links": [],
+        "panels": list(_panels()),
+    }
+
+
+def iter_queries(dashboard: JSON) -> Iterator[str]:
+    """Every PromQL expression in a dashboard model (for tests and tooling)."""
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            yield str(target["expr"])
+
+
+def main() -> int:
+    """Write the dashboard JSON to stdout."""
+    json.dump(build_dashboard(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
