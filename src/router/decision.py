@@ -61,12 +61,17 @@ class Candidate:
     expected_latency_s: float | None = None
     quality: float | None = None
     score: float | None = None
+    expected_output_tokens: float | None = None  # what the cost estimate assumed
+    role: str = "ranked"  # ranked | split (chosen arm) | fallback | direct
 
 
 @dataclass(frozen=True, slots=True)
 class Exclusion:
     deployment: str
     reason: str
+    # request: the request needs what it lacks (context, capability); policy: a static
+    # constraint (quality, cost); signal: live health (circuit, latency, error rate)
+    kind: str = "policy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +87,20 @@ class Decision:
     hedge: HedgeSettings | None = None
     cache: CacheSettings = field(default_factory=CacheSettings)
     deadline_s: float | None = None  # whole-request budget, capped by policy
+    prompt_tokens: int | None = None  # the estimate costs were computed with
+    split_arm: str | None = None  # the A/B arm chosen, when the rule splits
 
     @property
     def model(self) -> str:
         """The logical model expected to answer (first of the chain)."""
         return self.chain[0].deployment.logical_model if self.chain else ""
+
+
+def direct(model_name: str, deployments: tuple[Deployment, ...]) -> Decision:
+    """The client named a logical model: its deployments, in configured order."""
+    return Decision(
+        policy="direct",
+        rule="model",
+        chain=tuple(Candidate(d) for d in deployments),
+        reason=f"model {model_name} requested directly",
+    )

@@ -1,0 +1,278 @@
+"""Composition root: ``create_app(config_path, *, upstream, metrics, clock, ...)``.
+
+Everything with I/O is passed in, so a test builds a whole app per test. The middleware stack
+is one list, outermost first; the lifespan reads like a table of contents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.responses import Response
+
+from router.api.openai import json_response, routes
+from router.auth import Authenticator, Principal
+from router.config import config_files
+from router.decision import Decision, direct
+from router.dispatch import AttemptObserver, AttemptOutcome, Dispatcher
+from router.errors import (
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    RouterError,
+)
+from router.metrics import Metrics
+from router.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from router.pipeline import Decider, Pipeline
+from router.runtime import Config, load_config
+from router.upstream import Upstream
+from router.upstream.select import default_upstreams
+from router.wire import ParsedRequest
+from router.yamlsrc import ConfigError
+
+log = logging.getLogger("router")
+
+
+def direct_decider(
+    request: ParsedRequest, principal: Principal, headers: Mapping[str, str], config: Config
+) -> Decision:
+    model = config.catalog.get(request.chat.model)
+    if model is None:
+        known = ", ".join(sorted(config.catalog.models)) or "(none)"
+        raise NotFound(
+            f"The model '{request.chat.model}' does not exist; available: {known}",
+            param="model",
+            code="model_not_found",
+        )
+    return direct(model.name, model.deployments)
+
+
+class MetricsObserver:
+    """Feeds attempt outcomes to Prometheus (and, with policies, to live signals)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+
+    def may_try(self, deployment: Any) -> bool:
+        return True
+
+    def attempt_finished(self, outcome: AttemptOutcome) -> None:
+        d = outcome.deployment
+        result = "success" if outcome.ok else (outcome.error.kind if outcome.error else "error")
+        self._m.upstream_attempts.labels(d.name, d.provider, result).inc()
+        self._m.upstream_attempt_duration.labels(d.name, d.provider, result).observe(
+            outcome.duration_s
+        )
+        if outcome.retry:
+            reason = outcome.error.kind if outcome.error else "retry"
+            self._m.retries.labels(d.name, reason).inc()
+
+
+class RouterState:
+    """The live objects of one app: config (swapped atomically on reload), pipeline, metrics,
+    and the admission counter for the in-flight limit."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None,
+        pipeline_factory: Callable[[RouterState], Pipeline],
+        metrics: Metrics,
+        environ: Mapping[str, str] | None,
+    ) -> None:
+        self._config = config
+        self.config_path = config_path
+        self.metrics = metrics
+        self._environ = environ
+        self.authenticator = Authenticator(config.auth, environ)
+        self.in_flight = 0
+        self.pipeline = pipeline_factory(self)
+        self.last_reload_error: str | None = None
+
+    def config(self) -> Config:
+        return self._config
+
+    def reload(self) -> bool:
+        """Load the config again; keep serving the old one if the new one is invalid."""
+        if self.config_path is None:
+            return False
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            self.last_reload_error = str(exc)
+            self.metrics.policy_reloads.labels("failure").inc()
+            log.error("config reload refused, still serving the previous config:\n%s", exc)
+            return False
+        self._config = new
+        self.authenticator = Authenticator(new.auth, self._environ)
+        self.last_reload_error = None
+        self.metrics.policy_reloads.labels("success").inc()
+        log.info("config reloaded from %s", self.config_path)
+        return True
+
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[bool]:
+        """A slot under ``server.max_in_flight``; yields False when the worker is full."""
+        if self.in_flight >= self._config.server.max_in_flight:
+            yield False
+            return
+        with self.hold():
+            yield True
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        self.in_flight += 1
+        self.metrics.requests_in_flight.inc()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self.metrics.requests_in_flight.dec()
+
+    def model_cards(self) -> list[dict[str, Any]]:
+        created = 0
+        return [
+            {"id": name, "object": "model", "created": created, "owned_by": "router"}
+            for name in sorted(self._config.catalog.models)
+        ]
+
+    async def readiness(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "ready": True,
+            "config": {"files": list(self._config.files), "last_reload_error": None},
+        }
+        if self.last_reload_error:
+            report["config"]["last_reload_error"] = self.last_reload_error.splitlines()[0]
+        return report
+
+
+def create_app(
+    config: Config | Path,
+    *,
+    upstream: Upstream | None = None,
+    metrics: Metrics | None = None,
+    decide: Decider | None = None,
+    observer: Callable[[Metrics], AttemptObserver] | None = None,
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    watch_interval_s: float | None = 1.0,
+) -> FastAPI:
+    path = config if isinstance(config, Path) else None
+    loaded = load_config(config) if isinstance(config, Path) else config
+    metrics = metrics or Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    upstreams = upstream or default_upstreams()
+
+    def build_pipeline(state: RouterState) -> Pipeline:
+        watcher = (observer or MetricsObserver)(metrics)
+        dispatcher = Dispatcher(upstreams, watcher)
+        return Pipeline(state.config, decide or direct_decider, dispatcher, metrics, clock=clock)
+
+    state = RouterState(loaded, path, build_pipeline, metrics, environ)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher = _start_watching(state, watch_interval_s)
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            await upstreams.aclose()
+            metrics.mark_process_dead()
+
+    # Outermost first: the request id exists before anything can fail.
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(BodyLimitMiddleware, limit=lambda: state.config().server.max_body_bytes),
+        Middleware(AuthMiddleware, authenticator=lambda: state.authenticator),
+    ]
+    app = FastAPI(
+        title="router",
+        version="0.1.0",
+        lifespan=lifespan,
+        middleware=middleware,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.router = state
+    app.include_router(routes)
+    _install_error_handlers(app)
+    return app
+
+
+def _start_watching(state: RouterState, interval: float | None) -> asyncio.Task[None] | None:
+    """Hot reload: on SIGHUP, and when a config file's mtime changes (polled: cheap, and
+    works on every filesystem, including bind mounts that drop inotify events)."""
+    if state.config_path is None or interval is None:
+        return None
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, state.reload)
+    return loop.create_task(_poll(state, state.config_path, interval))
+
+
+def _fingerprint(path: Path) -> tuple[tuple[str, float, int], ...]:
+    out = []
+    for f in config_files(path) if path.exists() else []:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((str(f), st.st_mtime, st.st_size))
+    return tuple(out)
+
+
+async def _poll(state: RouterState, path: Path, interval: float) -> None:
+    seen = _fingerprint(path)
+    while True:
+        await asyncio.sleep(interval)
+        now = _fingerprint(path)
+        if now != seen:
+            seen = now
+            state.reload()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RouterError)
+    async def router_error(request: Request, exc: RouterError) -> Response:
+        return json_response(exc.body(), exc.status, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        param = ".".join(str(p) for p in first.get("loc", ()))
+        err = InvalidRequest(f"invalid request: {first.get('msg', 'bad input')}", param=param)
+        return json_response(err.body(), err.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        err: RouterError
+        if exc.status_code == 404:
+            err = NotFound(f"Unknown route: {request.method} {request.url.path}")
+        elif exc.status_code == 405:
+            err = MethodNotAllowed(f"Method {request.method} is not allowed on {request.url.path}")
+        else:
+            err = InvalidRequest(str(exc.detail))
+            err.status = exc.status_code
+        return json_response(err.body(), err.status, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        rid = request.scope.get("state", {}).get("request_id")
+        log.exception("unhandled error (request %s)", rid)
+        err = RouterError(f"internal error in router (request id {rid}); it has been logged")
+        return json_response(err.body(), 500)

@@ -1,0 +1,121 @@
+"""``router serve | demo | check | explain``: the command line.
+
+Each subcommand imports what it needs when it runs, so ``router check`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from router.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    env = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="router", description="Policy-routing LLM gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the OpenAI-compatible gateway")
+    serve.add_argument("--config", default=env.config_path, help="YAML file or directory")
+    serve.add_argument("--host", default=env.host)
+    serve.add_argument("--port", type=int, default=env.port)
+    serve.add_argument("--workers", type=int, default=env.workers)
+    serve.add_argument("--log-level", default=env.log_level)
+
+    demo = sub.add_parser("demo", help="emulated providers + router, offline, no keys")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+
+    check = sub.add_parser("check", help="validate policies and run their test cases")
+    check.add_argument("path", nargs="?", default=env.config_path)
+
+    explain = sub.add_parser("explain", help="show the routing decision for a request")
+    explain.add_argument("--config", default=env.config_path)
+    explain.add_argument("request", help="chat request JSON, or @file, or - for stdin")
+    explain.add_argument(
+        "-H", "--header", action="append", default=[], help="'name: value' request header"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args.config, args.host, args.port, args.workers, args.log_level)
+    if args.command == "demo":
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_demo(args.host, args.port))
+        return 0
+    if args.command == "check":
+        from router.checker import check_main
+
+        return check_main(Path(args.path), sys.stdout)
+    if args.command == "explain":
+        from router.checker import explain_main
+
+        headers = dict(_split_header(h) for h in args.header)
+        return explain_main(Path(args.config), _read_request(args.request), headers, sys.stdout)
+    return 2
+
+
+async def _demo(host: str, port: int) -> None:
+    from router.demo import run_demo
+
+    await run_demo(host, port)
+
+
+def serve(config: str, host: str, port: int, workers: int, log_level: str) -> int:
+    import uvicorn
+
+    from router.runtime import load_config
+    from router.yamlsrc import ConfigError
+
+    path = Path(config).resolve()
+    try:
+        load_config(path)  # refuse to start on a broken config, with file:line:column
+    except ConfigError as exc:
+        print(f"router: config at {path} is invalid:\n{exc}", file=sys.stderr)
+        return 1
+    os.environ["ROUTER_CONFIG"] = str(path)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers write metrics to files the /metrics route merges: counters add up.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="router-metrics-")
+    uvicorn.run(
+        "router.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def _split_header(raw: str) -> tuple[str, str]:
+    name, _, value = raw.partition(":")
+    return name.strip().lower(), value.strip()
+
+
+def _read_request(raw: str) -> str:
+    if raw == "-":
+        return sys.stdin.read()
+    if raw.startswith("@"):
+        return Path(raw[1:]).read_text(encoding="utf-8")
+    json.loads(raw)  # fail early with the parser's message
+    return raw
+
+
+if __name__ == "__main__":
+    sys.exit(main())

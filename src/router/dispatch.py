@@ -1,0 +1,296 @@
+"""Dispatch: the one owner of attempts.
+
+For a decision's chain it tries each deployment in order; on a retryable failure it retries
+the same deployment with exponential backoff and full jitter (honouring ``Retry-After`` up to
+a cap), then falls back to the next; a request the upstream refused (400, 413, 422) stops at
+once. Every failed attempt is remembered, and when all fail the error lists them.
+
+Streams fail over the same way until the first content chunk exists: ``open_stream`` reads
+ahead to it before returning, so nothing has reached the client while a fallback is still
+possible. After that, a failure ends the stream (the API layer sends an SSE error event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from router.catalog import Deployment
+from router.decision import Decision, RetrySettings
+from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed
+from router.upstream import ChunkStream, Completion, Upstream
+
+Clock = Callable[[], float]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    deployment: Deployment
+    ok: bool
+    stream: bool
+    duration_s: float
+    ttft_s: float | None = None
+    error: AttemptError | None = None
+    retry: bool = False  # this attempt was a retry on the same deployment
+    fallback_from: str | None = None  # first attempt on a fallback deployment
+
+
+class AttemptObserver(Protocol):
+    """Live signals and metrics, as dispatch sees them."""
+
+    def may_try(self, deployment: Deployment) -> bool:
+        """False while the deployment's circuit is open (half-open lets one probe through)."""
+        ...
+
+    def attempt_finished(self, outcome: AttemptOutcome) -> None: ...
+
+
+class NullObserver:
+    def may_try(self, deployment: Deployment) -> bool:
+        return True
+
+    def attempt_finished(self, outcome: AttemptOutcome) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class Answer:
+    deployment: Deployment
+    completion: Completion
+    failures: list[AttemptError]
+    upstream_s: float  # time spent waiting on upstreams, all attempts and backoffs
+
+
+@dataclass(slots=True)
+class StreamAnswer:
+    """A stream that has produced its first content chunk; ``chunks`` yields from the start."""
+
+    deployment: Deployment
+    chunks: AsyncIterator[dict[str, Any]]
+    first: list[dict[str, Any]]
+    source: ChunkStream
+    failures: list[AttemptError]
+    upstream_s: float  # until the first content chunk
+    ttft_s: float
+
+
+@dataclass(slots=True)
+class _Opened:
+    source: ChunkStream
+    chunks: AsyncIterator[dict[str, Any]]
+    first: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class _Won(Generic[T]):
+    deployment: Deployment
+    value: T
+    t0: float
+    retry: bool
+    fallback_from: str | None
+
+
+@dataclass(slots=True)
+class _Budget:
+    clock: Clock
+    deadline: float | None
+    failures: list[AttemptError] = field(default_factory=list)
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.clock()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        upstream: Upstream,
+        observer: AttemptObserver | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self._upstream = upstream
+        self._observer = observer or NullObserver()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+
+    async def complete(
+        self, decision: Decision, body: dict[str, Any], *, deadline_s: float | None = None
+    ) -> Answer:
+        budget = self._budget(decision, deadline_s)
+        started = self._clock()
+
+        async def attempt(deployment: Deployment) -> Completion:
+            return await self._upstream.complete(deployment, body)
+
+        won = await self._run(decision, budget, attempt, stream=False)
+        duration = self._clock() - won.t0
+        self._observer.attempt_finished(
+            AttemptOutcome(
+                won.deployment, True, False, duration, duration, None, won.retry, won.fallback_from
+            )
+        )
+        return Answer(won.deployment, won.value, budget.failures, self._clock() - started)
+
+    async def open_stream(
+        self, decision: Decision, body: dict[str, Any], *, deadline_s: float | None = None
+    ) -> StreamAnswer:
+        budget = self._budget(decision, deadline_s)
+        started = self._clock()
+
+        async def attempt(deployment: Deployment) -> _Opened:
+            source = await self._upstream.stream(deployment, body)
+            chunks = aiter(source)
+            try:
+                first = await _read_to_content(chunks)
+            except BaseException:
+                await source.aclose()
+                raise
+            return _Opened(source, chunks, first)
+
+        won = await self._run(decision, budget, attempt, stream=True)
+        opened = won.value
+        return StreamAnswer(
+            won.deployment,
+            opened.chunks,
+            opened.first,
+            opened.source,
+            budget.failures,
+            self._clock() - started,
+            self._clock() - won.t0,
+        )
+
+    def stream_finished(
+        self, answer: StreamAnswer, duration_s: float, error: AttemptError | None
+    ) -> None:
+        """Called by the pipeline when a stream it was handed ends, to feed live signals."""
+        self._observer.attempt_finished(
+            AttemptOutcome(answer.deployment, error is None, True, duration_s, answer.ttft_s, error)
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _budget(self, decision: Decision, deadline_s: float | None) -> _Budget:
+        limits = [x for x in (deadline_s, decision.deadline_s) if x is not None]
+        deadline = self._clock() + min(limits) if limits else None
+        return _Budget(self._clock, deadline)
+
+    async def _run(
+        self,
+        decision: Decision,
+        budget: _Budget,
+        attempt: Callable[[Deployment], Awaitable[T]],
+        *,
+        stream: bool,
+    ) -> _Won[T]:
+        """The fallback loop: each deployment of the chain in order, each retried while its
+        failures are retryable; stops at a client fault or when the deadline is spent."""
+        retry = decision.retry
+        previous: str | None = None
+        for candidate in decision.chain:
+            deployment = candidate.deployment
+            if not self._observer.may_try(deployment):
+                budget.failures.append(
+                    AttemptError(deployment.name, "circuit_open", None, "circuit open, skipped")
+                )
+                continue
+            for n in range(retry.max_retries + 1):
+                if n > 0:
+                    wait = self._backoff(retry, n, budget.failures[-1])
+                    if wait is None or not self._fits(budget, wait):
+                        break
+                    await self._sleep(wait)
+                if not self._fits(budget, 0.0):
+                    raise AllAttemptsFailed(budget.failures)
+                fallback_from = previous if n == 0 else None
+                t0 = self._clock()
+                try:
+                    value = await self._within(budget, attempt(deployment))
+                except AttemptFailed as exc:
+                    error = self._failed(
+                        deployment, exc.error, t0, stream, n > 0, fallback_from, budget
+                    )
+                    if error.client_fault:
+                        raise AllAttemptsFailed(budget.failures) from exc
+                    if not error.retryable:
+                        break
+                    continue
+                return _Won(deployment, value, t0, n > 0, fallback_from)
+            previous = deployment.name
+        raise AllAttemptsFailed(budget.failures)
+
+    def _backoff(self, retry: RetrySettings, n: int, last: AttemptError) -> float | None:
+        """Full jitter: uniform in [0, min(cap, base * 2**n)]; a Retry-After replaces it, and
+        one longer than the cap means: try the next deployment instead of waiting."""
+        if not last.retryable:
+            return None
+        if last.retry_after is not None:
+            if last.retry_after > retry.max_retry_after_s:
+                return None
+            return last.retry_after
+        ceiling = min(retry.backoff_max_s, retry.backoff_base_s * (2 ** (n - 1)))
+        return self._rng.uniform(0.0, ceiling)
+
+    def _fits(self, budget: _Budget, wait: float) -> bool:
+        left = budget.remaining()
+        return left is None or left > wait
+
+    async def _within(self, budget: _Budget, awaitable: Awaitable[T]) -> T:
+        left = budget.remaining()
+        if left is None:
+            return await awaitable
+        try:
+            async with asyncio.timeout(max(left, 0.0)):
+                return await awaitable
+        except TimeoutError as exc:
+            raise AttemptFailed(
+                AttemptError("deadline", "timeout", None, "request deadline exceeded")
+            ) from exc
+
+    def _failed(
+        self,
+        deployment: Deployment,
+        error: AttemptError,
+        t0: float,
+        stream: bool,
+        retry: bool,
+        fallback_from: str | None,
+        budget: _Budget,
+    ) -> AttemptError:
+        if error.deployment != deployment.name:  # the deadline fired: name the deployment
+            error = AttemptError(deployment.name, error.kind, error.status, error.message)
+        budget.failures.append(error)
+        self._observer.attempt_finished(
+            AttemptOutcome(
+                deployment, False, stream, self._clock() - t0, None, error, retry, fallback_from
+            )
+        )
+        return error
+
+
+async def _read_to_content(chunks: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Read chunks until one carries content (text, tool call or finish); the role-only
+    opening chunk does not count, since the client has learned nothing from it."""
+    seen: list[dict[str, Any]] = []
+    async for chunk in chunks:
+        seen.append(chunk)
+        if _has_content(chunk):
+            return seen
+    return seen  # stream ended cleanly without content (e.g. only usage): still a success
+
+
+def _has_content(chunk: dict[str, Any]) -> bool:
+    for choice in chunk.get("choices") or ():
+        if choice.get("finish_reason"):
+            return True
+        delta = choice.get("delta") or {}
+        if delta.get("content") or delta.get("tool_calls") or delta.get("refusal"):
+            return True
+    return False

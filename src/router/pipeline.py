@@ -1,0 +1,245 @@
+"""The request's way through router, once per request, in one straight line:
+
+    decision = decide(...)                 # which deployments, in which order, and why
+    answer   = dispatch(decision, body)    # attempts: retries, fallback, timeouts
+    account(answer)                        # usage, cost, savings, live signals, metrics
+
+The API layer parses before and renders after; everything per attempt lives in ``dispatch``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from router.accounting import Bill, bill, format_usd
+from router.auth import Principal
+from router.catalog import Deployment
+from router.decision import Decision
+from router.dispatch import Dispatcher, StreamAnswer
+from router.errors import AttemptError, AttemptFailed, InvalidRequest, RouterError, status_class
+from router.metrics import Metrics
+from router.runtime import Config
+from router.upstream import Usage
+from router.wire import ParsedRequest
+
+Clock = Callable[[], float]
+
+
+class Decider(Protocol):
+    def __call__(
+        self,
+        request: ParsedRequest,
+        principal: Principal,
+        headers: Mapping[str, str],
+        config: Config,
+    ) -> Decision: ...
+
+
+class StreamInterrupted(RouterError):
+    """The upstream failed after content reached the client: sent as a final SSE error."""
+
+    status = 502
+    type = "upstream_error"
+    code = "stream_interrupted"
+
+
+@dataclass(slots=True)
+class Reply:
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(slots=True)
+class StreamReply:
+    chunks: AsyncIterator[dict[str, Any]]  # may raise StreamInterrupted after the first chunk
+    headers: dict[str, str]
+
+
+@dataclass(slots=True)
+class _Context:
+    """What the pipeline knows about one request while it runs."""
+
+    config: Config
+    decision: Decision
+    started: float
+    stream: bool
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Callable[[], Config],
+        decide: Decider,
+        dispatcher: Dispatcher,
+        metrics: Metrics,
+        *,
+        clock: Clock = time.perf_counter,
+    ) -> None:
+        self._config = config
+        self._decide = decide
+        self._dispatch = dispatcher
+        self._metrics = metrics
+        self._clock = clock
+
+    def decision_for(
+        self, request: ParsedRequest, principal: Principal, headers: Mapping[str, str]
+    ) -> Decision:
+        return self._decide(request, principal, headers, self._config())
+
+    async def handle(
+        self, request: ParsedRequest, principal: Principal, headers: Mapping[str, str]
+    ) -> Reply | StreamReply:
+        started = self._clock()
+        config = self._config()
+        decision = self._decide(request, principal, headers, config)
+        ctx = _Context(config, decision, started, request.stream)
+        self._metrics.routing_decisions.labels(decision.policy, decision.rule, decision.model).inc()
+        deadline = _deadline(headers)
+        try:
+            if request.stream:
+                answer = await self._dispatch.open_stream(
+                    decision, request.body, deadline_s=deadline
+                )
+            else:
+                done = await self._dispatch.complete(decision, request.body, deadline_s=deadline)
+        except RouterError as exc:
+            self._finish(ctx, None, exc.status, None, upstream_s=self._clock() - started, error=exc)
+            raise
+        if request.stream:
+            self._count_fallbacks(ctx, answer.failures, answer.deployment)
+            est = _estimate(config, answer.deployment, request)
+            headers_out = _headers(decision, answer.deployment, est, "estimate")
+            return StreamReply(self._relay(ctx, request, answer), headers_out)
+        self._count_fallbacks(ctx, done.failures, done.deployment)
+        body = done.completion.body
+        body["model"] = done.deployment.logical_model
+        charge = self._finish(ctx, done.deployment, 200, done.completion.usage, done.upstream_s)
+        return Reply(body, _headers(decision, done.deployment, charge.cost_usd, "actual"))
+
+    async def _relay(
+        self, ctx: _Context, request: ParsedRequest, answer: StreamAnswer
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Rewrite and pass chunks on; account when the stream ends, however it ends."""
+        model = answer.deployment.logical_model
+        want_usage = request.chat.wants_usage_in_stream
+        usage: Usage | None = None
+        error: AttemptError | None = None
+        status = 200
+        first_at = self._clock() - ctx.started
+        # Router's own time in a stream is what it spent before the first chunk was ready;
+        # after that it only relays, so the rest counts as upstream wait.
+        own = max(first_at - answer.upstream_s, 0.0)
+        self._metrics.time_to_first_token.labels(
+            ctx.decision.policy, model, answer.deployment.name
+        ).observe(first_at)
+        try:
+            async for chunk in _join(answer.first, answer.chunks):
+                chunk["model"] = model
+                found = Usage.from_openai(chunk.get("usage"))
+                if found is not None:
+                    usage = found
+                    if not want_usage:
+                        if not chunk.get("choices"):
+                            continue  # the usage-only chunk the client did not ask for
+                        chunk.pop("usage", None)
+                elif "usage" in chunk and not want_usage:
+                    chunk.pop("usage")
+                yield chunk
+        except AttemptFailed as exc:
+            error = exc.error
+            status = 502
+            reason = exc.error.kind
+            self._metrics.stream_interruptions.labels(answer.deployment.name, reason).inc()
+            raise StreamInterrupted(
+                f"upstream stream failed after it started: {exc.error.describe()}"
+            ) from exc
+        finally:
+            await answer.source.aclose()
+            duration = self._clock() - ctx.started
+            self._dispatch.stream_finished(answer, duration, error)
+            self._finish(ctx, answer.deployment, status, usage, duration - own)
+
+    def _finish(
+        self,
+        ctx: _Context,
+        deployment: Deployment | None,
+        status: int,
+        usage: Usage | None,
+        upstream_s: float,
+        error: RouterError | None = None,
+    ) -> Bill:
+        m = self._metrics
+        policy = ctx.decision.policy
+        model = deployment.logical_model if deployment else ctx.decision.model
+        total = self._clock() - ctx.started
+        stream = "true" if ctx.stream else "false"
+        m.requests.labels(policy, model, status_class(status), "none").inc()
+        m.request_duration.labels(policy, model, stream).observe(total)
+        m.overhead.labels(stream).observe(max(total - upstream_s, 0.0))
+        if error is not None:
+            m.request_errors.labels(policy, model, error.code or error.type).inc()
+        if deployment is None:
+            return Bill(0.0)
+        charge = bill(ctx.config.catalog, deployment, usage, ctx.config.server.baseline_model)
+        if usage is not None:
+            m.record_tokens(model, deployment.name, usage.prompt_tokens, usage.completion_tokens)
+            m.record_cost(
+                policy,
+                model,
+                deployment.name,
+                charge.cost_usd,
+                charge.baseline,
+                charge.baseline_cost_usd,
+            )
+        return charge
+
+    def _count_fallbacks(
+        self, ctx: _Context, failures: list[AttemptError], served: Deployment
+    ) -> None:
+        tried = [f.deployment for f in failures if f.deployment != served.name]
+        if tried:
+            self._metrics.fallbacks.labels(ctx.decision.policy, tried[-1], served.name).inc()
+
+
+async def _join(
+    first: list[dict[str, Any]], rest: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+def _estimate(config: Config, deployment: Deployment, request: ParsedRequest) -> float:
+    """Stream headers leave before usage is known: send the prompt's estimated cost."""
+    chars = sum(len(m.content) if isinstance(m.content, str) else 0 for m in request.chat.messages)
+    return deployment.price.cost(chars // 4, 0)
+
+
+def _headers(decision: Decision, deployment: Deployment, cost: float, basis: str) -> dict[str, str]:
+    return {
+        "x-router-policy": decision.policy,
+        "x-router-model": deployment.logical_model,
+        "x-router-deployment": deployment.name,
+        "x-router-reason": decision.reason,
+        "x-router-cost-usd": format_usd(cost),
+        "x-router-cost-basis": basis,
+    }
+
+
+def _deadline(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("x-router-timeout")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InvalidRequest(
+            "x-router-timeout must be a number of seconds in (0, 3600]", param="x-router-timeout"
+        )
+    return value

@@ -1,0 +1,47 @@
+"""Process settings from the environment, read once at start: where the config is, where to
+listen, where Redis is. Secrets are never read here: config names the variables that hold
+them, and only the code that needs a key reads it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# litellm fetches its price map from the internet at import unless told otherwise; router
+# makes no outbound call except to configured upstreams, so this is set before any import.
+OFFLINE_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_TELEMETRY": "False",
+    "LITELLM_LOG": "ERROR",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def make_offline(environ: dict[str, str] | None = None) -> None:
+    env = os.environ if environ is None else environ
+    for key, value in OFFLINE_ENV.items():
+        env.setdefault(key, value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: str = "policies"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    redis_url: str | None = None
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        d = cls()
+        return cls(
+            config_path=env.get("ROUTER_CONFIG", d.config_path),
+            host=env.get("ROUTER_HOST", d.host),
+            port=int(env.get("ROUTER_PORT", d.port)),
+            workers=int(env.get("ROUTER_WORKERS", d.workers)),
+            redis_url=env.get("REDIS_URL") or None,
+            log_level=env.get("ROUTER_LOG_LEVEL", d.log_level),
+        )
