@@ -1,5 +1,14 @@
 """The one place foreign failures become ``AttemptError``s: HTTP error statuses and bodies,
-aiohttp and asyncio exceptions (and litellm's, in its adapter's terms).
+aiohttp and asyncio exceptions, and litellm's exception classes.
+
+Both adapters use it:
+
+- ``from_status(deployment, status, raw, headers, secret, in_stream=False)``: an error answer
+  (or an error event inside a stream);
+- ``from_exception(deployment, exc, secret)``: aiohttp/asyncio exceptions;
+- ``from_litellm(deployment, exc, secret)``: anything ``litellm.acompletion`` or its stream
+  raised (litellm keeps the aiohttp/httpx cause chain, which decides connect vs protocol);
+- ``scrub(text, secret)`` and ``retry_after(headers)`` for the pieces.
 
 Messages are short and scrubbed: upstream error text can echo keys back, so anything shaped
 like a credential, and the deployment's own key, are masked before a message leaves here.
@@ -9,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -22,6 +32,15 @@ _SECRET_SHAPES = re.compile(
     r"(sk-[A-Za-z0-9_\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._\-]{6,}|(?i:api[-_]?key)[\"'=:\s]+[A-Za-z0-9._\-]{6,})"
 )
 _MAX_MESSAGE = 300
+# litellm prefixes its messages with its class and the provider's exception name.
+_LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)+(?:\w+(?:Exception|Error)\s*-\s*)?")
+_CONNECT_ERRORS = (aiohttp.ClientConnectorError, ConnectionRefusedError, socket.gaierror)
+_DROP_ERRORS = (
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientOSError,
+    ConnectionResetError,
+)
 
 
 def scrub(text: str, secret: str | None = None) -> str:
@@ -87,14 +106,67 @@ def from_exception(deployment: Deployment, exc: BaseException, secret: str | Non
     name = deployment.name
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return AttemptError(name, "timeout", None, "timed out")
-    if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError):
+    if isinstance(exc, _CONNECT_ERRORS):
         return AttemptError(name, "connect", None, "could not connect")
-    if isinstance(
-        exc,
-        aiohttp.ServerDisconnectedError
-        | aiohttp.ClientPayloadError
-        | aiohttp.ClientOSError
-        | ConnectionResetError,
-    ):
+    if isinstance(exc, _DROP_ERRORS):
         return AttemptError(name, "protocol", None, "connection dropped")
     return AttemptError(name, "protocol", None, scrub(f"{type(exc).__name__}: {exc}", secret))
+
+
+def from_litellm(deployment: Deployment, exc: BaseException, secret: str | None) -> AttemptError:
+    """litellm's exceptions -> one failed attempt.
+
+    Order matters: litellm reports a refused connection as a 500 and a read timeout as a 408,
+    so the cause chain is consulted before any status; a failure after the stream opened
+    (``MidStreamFallbackError``, even when caused by an in-stream error event) is a protocol
+    failure, as in the OpenAI-compatible adapter.
+    """
+    from litellm import exceptions as llx  # already loaded: only litellm raises these
+
+    name = deployment.name
+    chain = list(_causes(exc))
+    if any(isinstance(e, llx.Timeout | TimeoutError) for e in chain):
+        return AttemptError(name, "timeout", None, "timed out")
+    if any(isinstance(e, _CONNECT_ERRORS) for e in chain):
+        return AttemptError(name, "connect", None, "could not connect")
+    if isinstance(exc, llx.MidStreamFallbackError):
+        cause = exc.original_exception or exc
+        return AttemptError(name, "protocol", None, _litellm_message(cause, secret))
+    if isinstance(exc, llx.APIConnectionError) or any(isinstance(e, _DROP_ERRORS) for e in chain):
+        return AttemptError(name, "protocol", None, _litellm_message(exc, secret))
+    status = getattr(exc, "provider_status_code", None) or getattr(exc, "status_code", None)
+    if isinstance(status, int) and 400 <= status <= 599:
+        headers = getattr(exc, "litellm_response_headers", None)
+        if headers is None:
+            headers = getattr(getattr(exc, "response", None), "headers", None)
+        wait = retry_after(headers) if isinstance(headers, Mapping) else None
+        return AttemptError(name, "status", status, _litellm_message(exc, secret), wait)
+    return AttemptError(name, "protocol", None, _litellm_message(exc, secret))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, following ``__cause__``, ``__context__`` and litellm's
+    ``original_exception``; bounded, since chains can loop."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        yield current
+        original = getattr(current, "original_exception", None)
+        current = (
+            current.__cause__
+            or current.__context__
+            or (original if isinstance(original, BaseException) else None)
+        )
+
+
+def _litellm_message(exc: BaseException, secret: str | None) -> str:
+    """The provider's own message when litellm quotes its error body, else litellm's text
+    without its class-name prefixes."""
+    text = str(getattr(exc, "message", None) or exc)
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        quoted = _upstream_message(text[start : end + 1].encode())
+        if not quoted.startswith("{"):
+            return scrub(quoted, secret)
+    return scrub(_LITELLM_PREFIX.sub("", text).strip() or type(exc).__name__, secret)
