@@ -6,17 +6,19 @@ import json
 from typing import Any
 
 import httpx
-from conftest import ANTHROPIC_HEADERS, KEY
 
+from conftest import ANTHROPIC_HEADERS, KEY
 from router.emulators import AnthropicEmulator
 
 MODEL = "claude-sonnet-4-5"
 TOOL = {
     "name": "lookup",
     "description": "Look a thing up",
-    "input_schema": {"type": "object", "properties": {"q": {"type": "string"},
-                                                      "n": {"type": "integer"}},
-                     "required": ["q"]},
+    "input_schema": {
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
+        "required": ["q"],
+    },
 }
 
 
@@ -26,35 +28,57 @@ def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
         if not frame:
             continue
         lines = frame.split("\n")
-        assert lines[0].startswith("event: ") and lines[1].startswith("data: "), frame
+        assert lines[0].startswith("event: "), frame
+        assert lines[1].startswith("data: "), frame
         events.append((lines[0][7:], json.loads(lines[1][6:])))
     return events
 
 
-async def post(emu: AnthropicEmulator, body: dict[str, Any],
-               headers: dict[str, str] | None = None) -> httpx.Response:
+async def post(
+    emu: AnthropicEmulator, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
     async with httpx.AsyncClient() as http:
-        return await http.post(f"{emu.url}/v1/messages", json=body,
-                               headers=ANTHROPIC_HEADERS if headers is None else headers)
+        return await http.post(
+            f"{emu.url}/v1/messages",
+            json=body,
+            headers=ANTHROPIC_HEADERS if headers is None else headers,
+        )
 
 
 async def test_non_streaming_message(anthropic_emu: AnthropicEmulator) -> None:
-    response = await post(anthropic_emu, {
-        "model": MODEL, "max_tokens": 100,
-        "system": [{"type": "text", "text": "You are terse."}],
-        "messages": [{"role": "user", "content": [
-            {"type": "text", "text": "count the apples"},
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                         "data": "AAAA"}},
-        ]}],
-    })
+    response = await post(
+        anthropic_emu,
+        {
+            "model": MODEL,
+            "max_tokens": 100,
+            "system": [{"type": "text", "text": "You are terse."}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "count the apples"},
+                        {
+                            "type": "image",
+                            "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"},
+                        },
+                    ],
+                }
+            ],
+        },
+    )
     assert response.status_code == 200
     body = response.json()
-    assert body["type"] == "message" and body["role"] == "assistant"
+    assert body["type"] == "message"
+    assert body["role"] == "assistant"
     assert body["id"].startswith("msg_")
-    assert body["content"] == [{"type": "text", "text": (
-        f"Answer from {MODEL}: count the apples alpha bravo charlie delta echo foxtrot"
-    )}]
+    assert body["content"] == [
+        {
+            "type": "text",
+            "text": (
+                f"Answer from {MODEL}: count the apples alpha bravo charlie delta echo foxtrot"
+            ),
+        }
+    ]
     assert body["stop_reason"] == "end_turn"
     assert body["stop_sequence"] is None
     # 3 system words + 3 user words + 1 image
@@ -63,10 +87,15 @@ async def test_non_streaming_message(anthropic_emu: AnthropicEmulator) -> None:
 
 
 async def test_stream_event_order(anthropic_emu: AnthropicEmulator) -> None:
-    response = await post(anthropic_emu, {
-        "model": MODEL, "max_tokens": 100, "stream": True,
-        "messages": [{"role": "user", "content": "hi"}],
-    })
+    response = await post(
+        anthropic_emu,
+        {
+            "model": MODEL,
+            "max_tokens": 100,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    )
     assert response.headers["content-type"].startswith("text/event-stream")
     events = parse_sse(response.text)
     names = [name for name, _ in events]
@@ -77,7 +106,8 @@ async def test_stream_event_order(anthropic_emu: AnthropicEmulator) -> None:
     )
     assert all(name == data["type"] for name, data in events)
     start = events[0][1]["message"]
-    assert start["content"] == [] and start["stop_reason"] is None
+    assert start["content"] == []
+    assert start["stop_reason"] is None
     assert start["usage"]["input_tokens"] == 1
     text = "".join(d["delta"]["text"] for n, d in events if n == "content_block_delta")
     assert text.startswith(f"Answer from {MODEL}: hi")
@@ -87,35 +117,60 @@ async def test_stream_event_order(anthropic_emu: AnthropicEmulator) -> None:
 
 
 async def test_tool_use_and_tool_result(anthropic_emu: AnthropicEmulator) -> None:
-    first = await post(anthropic_emu, {
-        "model": MODEL, "max_tokens": 100, "tools": [TOOL],
-        "tool_choice": {"type": "tool", "name": "lookup"},
-        "messages": [{"role": "user", "content": "find cats"}],
-    })
+    first = await post(
+        anthropic_emu,
+        {
+            "model": MODEL,
+            "max_tokens": 100,
+            "tools": [TOOL],
+            "tool_choice": {"type": "tool", "name": "lookup"},
+            "messages": [{"role": "user", "content": "find cats"}],
+        },
+    )
     block = first.json()["content"][0]
     assert first.json()["stop_reason"] == "tool_use"
-    assert block["type"] == "tool_use" and block["name"] == "lookup"
+    assert block["type"] == "tool_use"
+    assert block["name"] == "lookup"
     assert block["input"] == {"q": "example"}
     assert block["id"].startswith("toolu_")
-    second = await post(anthropic_emu, {
-        "model": MODEL, "max_tokens": 100, "tools": [TOOL],
-        "messages": [
-            {"role": "user", "content": "find cats"},
-            {"role": "assistant", "content": [block]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": block["id"],
-                                          "content": [{"type": "text", "text": "42 cats"}]}]},
-        ],
-    })
+    second = await post(
+        anthropic_emu,
+        {
+            "model": MODEL,
+            "max_tokens": 100,
+            "tools": [TOOL],
+            "messages": [
+                {"role": "user", "content": "find cats"},
+                {"role": "assistant", "content": [block]},
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": block["id"],
+                            "content": [{"type": "text", "text": "42 cats"}],
+                        }
+                    ],
+                },
+            ],
+        },
+    )
     assert second.json()["stop_reason"] == "end_turn"
     assert "42 cats" in second.json()["content"][0]["text"]
 
 
 async def test_streamed_tool_use_input_json_delta(anthropic_emu: AnthropicEmulator) -> None:
-    response = await post(anthropic_emu, {
-        "model": MODEL, "max_tokens": 100, "tools": [TOOL], "stream": True,
-        "tool_choice": {"type": "any"},
-        "messages": [{"role": "user", "content": "go"}],
-    })
+    response = await post(
+        anthropic_emu,
+        {
+            "model": MODEL,
+            "max_tokens": 100,
+            "tools": [TOOL],
+            "stream": True,
+            "tool_choice": {"type": "any"},
+            "messages": [{"role": "user", "content": "go"}],
+        },
+    )
     events = parse_sse(response.text)
     assert events[1][1]["content_block"]["type"] == "tool_use"
     assert events[1][1]["content_block"]["input"] == {}
@@ -126,13 +181,23 @@ async def test_streamed_tool_use_input_json_delta(anthropic_emu: AnthropicEmulat
 
 
 async def test_stop_sequences_and_max_tokens(anthropic_emu: AnthropicEmulator) -> None:
-    stopped = await post(anthropic_emu, {
-        "model": MODEL, "max_tokens": 100, "stop_sequences": ["bravo"],
-        "messages": [{"role": "user", "content": "x"}],
-    })
-    capped = await post(anthropic_emu, {
-        "model": MODEL, "max_tokens": 2, "messages": [{"role": "user", "content": "x"}],
-    })
+    stopped = await post(
+        anthropic_emu,
+        {
+            "model": MODEL,
+            "max_tokens": 100,
+            "stop_sequences": ["bravo"],
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    )
+    capped = await post(
+        anthropic_emu,
+        {
+            "model": MODEL,
+            "max_tokens": 2,
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    )
     assert stopped.json()["stop_reason"] == "stop_sequence"
     assert stopped.json()["stop_sequence"] == "bravo"
     assert stopped.json()["content"][0]["text"] == f"Answer from {MODEL}: x alpha"
@@ -144,12 +209,18 @@ async def test_stop_sequences_and_max_tokens(anthropic_emu: AnthropicEmulator) -
 async def test_errors_have_anthropic_shape(anthropic_emu: AnthropicEmulator) -> None:
     good = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}
     no_key = await post(anthropic_emu, good, headers={"anthropic-version": "2023-06-01"})
-    wrong_key = await post(anthropic_emu, good, headers={"x-api-key": "bad",
-                                                         "anthropic-version": "2023-06-01"})
+    wrong_key = await post(
+        anthropic_emu, good, headers={"x-api-key": "bad", "anthropic-version": "2023-06-01"}
+    )
     no_version = await post(anthropic_emu, good, headers={"x-api-key": KEY})
     no_max = await post(anthropic_emu, {"model": MODEL, "messages": good["messages"]})
-    system_role = await post(anthropic_emu, {**good, "messages": [
-        {"role": "system", "content": "x"}, {"role": "user", "content": "x"}]})
+    system_role = await post(
+        anthropic_emu,
+        {
+            **good,
+            "messages": [{"role": "system", "content": "x"}, {"role": "user", "content": "x"}],
+        },
+    )
     unknown = await post(anthropic_emu, {**good, "model": "claude-0"})
     assert (no_key.status_code, wrong_key.status_code) == (401, 401)
     assert no_key.json()["error"]["type"] == "authentication_error"
@@ -158,8 +229,10 @@ async def test_errors_have_anthropic_shape(anthropic_emu: AnthropicEmulator) -> 
     assert no_version.status_code == 400
     assert "anthropic-version" in no_version.json()["error"]["message"]
     assert no_max.status_code == 400
-    assert no_max.json()["error"] == {"type": "invalid_request_error",
-                                      "message": "max_tokens: Field required"}
+    assert no_max.json()["error"] == {
+        "type": "invalid_request_error",
+        "message": "max_tokens: Field required",
+    }
     assert system_role.status_code == 400
     assert unknown.status_code == 404
     assert unknown.json()["error"]["type"] == "not_found_error"

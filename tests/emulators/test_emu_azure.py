@@ -5,12 +5,13 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from conftest import KEY
+from openai.types.chat import ChatCompletionMessageParam
 
+from conftest import KEY
 from router.emulators import AzureFoundryEmulator, AzureOpenAIEmulator
 
 API_VERSION = "2024-10-21"
-MESSAGES = [{"role": "user", "content": "hello azure"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello azure"}]
 
 
 def azure_client(emu: AzureOpenAIEmulator, key: str = KEY) -> openai.AsyncAzureOpenAI:
@@ -21,7 +22,7 @@ def azure_client(emu: AzureOpenAIEmulator, key: str = KEY) -> openai.AsyncAzureO
 
 async def test_azure_sdk_non_streaming(azure_emu: AzureOpenAIEmulator) -> None:
     async with azure_client(azure_emu) as api:
-        result = await api.chat.completions.create(model="gpt-4o-prod", messages=MESSAGES)  # type: ignore[arg-type]
+        result = await api.chat.completions.create(model="gpt-4o-prod", messages=MESSAGES)
     assert result.choices[0].message.content is not None
     assert result.choices[0].message.content.startswith("Answer from gpt-4o-prod: hello azure")
     record = azure_emu.requests[-1]
@@ -37,7 +38,9 @@ async def test_azure_sdk_streaming_starts_with_filter_frame(
 ) -> None:
     async with azure_client(azure_emu) as api:
         stream = await api.chat.completions.create(
-            model="gpt-4o-prod", messages=MESSAGES, stream=True  # type: ignore[arg-type]
+            model="gpt-4o-prod",
+            messages=MESSAGES,
+            stream=True,
         )
         chunks = [chunk async for chunk in stream]
     assert chunks[0].choices == []
@@ -49,20 +52,26 @@ async def test_azure_sdk_streaming_starts_with_filter_frame(
 async def test_azure_errors(azure_emu: AzureOpenAIEmulator) -> None:
     async with azure_client(azure_emu, key="nope") as bad:
         with pytest.raises(openai.AuthenticationError) as denied:
-            await bad.chat.completions.create(model="gpt-4o-prod", messages=MESSAGES)  # type: ignore[arg-type]
-    assert denied.value.body == {"code": "401", "message": denied.value.body["message"]}  # type: ignore[index]
+            await bad.chat.completions.create(model="gpt-4o-prod", messages=MESSAGES)
+    body = denied.value.body
+    assert isinstance(body, dict)
+    assert body["code"] == "401"
+    assert "Access denied" in body["message"]
     async with azure_client(azure_emu) as api:
         with pytest.raises(openai.NotFoundError) as missing:
-            await api.chat.completions.create(model="other", messages=MESSAGES)  # type: ignore[arg-type]
+            await api.chat.completions.create(model="other", messages=MESSAGES)
     assert missing.value.code == "DeploymentNotFound"
     async with httpx.AsyncClient() as http:
         no_version = await http.post(
             f"{azure_emu.url}/openai/deployments/gpt-4o-prod/chat/completions",
-            headers={"api-key": KEY}, json={"messages": MESSAGES},
+            headers={"api-key": KEY},
+            json={"messages": MESSAGES},
         )
         no_messages = await http.post(
             f"{azure_emu.url}/openai/deployments/gpt-4o-prod/chat/completions",
-            params={"api-version": API_VERSION}, headers={"api-key": KEY}, json={},
+            params={"api-version": API_VERSION},
+            headers={"api-key": KEY},
+            json={},
         )
     assert no_version.status_code == 404
     assert no_version.json() == {"error": {"code": "404", "message": "Resource not found"}}
@@ -104,10 +113,12 @@ async def test_foundry_openai_compatible_paths(foundry_emu: AzureFoundryEmulator
     async with openai.AsyncOpenAI(
         base_url=f"{foundry_emu.base_url}/v1", api_key=KEY, max_retries=0
     ) as api:
-        result = await api.chat.completions.create(model="MAI-Code-1-Flash", messages=MESSAGES)  # type: ignore[arg-type]
+        result = await api.chat.completions.create(model="MAI-Code-1-Flash", messages=MESSAGES)
         with pytest.raises(openai.AuthenticationError):
             await api.with_options(api_key="bad").chat.completions.create(
-                model="MAI-Code-1-Flash", messages=MESSAGES  # type: ignore[arg-type]
+                model="MAI-Code-1-Flash",
+                messages=MESSAGES,
             )
-    assert result.usage is not None and result.usage.prompt_tokens == 2
+    assert result.usage is not None
+    assert result.usage.prompt_tokens == 2
     assert foundry_emu.requests[0].path == "/v1/chat/completions"

@@ -8,6 +8,7 @@ usage are reproducible across runs and providers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from router.emulators.tokenizer import count_tokens, truncate
 
 FinishReason = Literal["stop", "length", "tool_use", "stop_sequence"]
 ToolMode = Literal["auto", "none", "required", "forced"]
+_WORD = re.compile(r"[\w-]+")
 
 _FILLER = (
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
@@ -82,7 +84,7 @@ def choose_tool(
 
     Forced and required choices always call a tool; ``auto`` calls one only
     when the user spoke last (after a tool result the model answers in text).
-    Among candidates, a tool whose name appears in the user's text wins,
+    Among candidates, a tool whose name appears as a word in the user's text wins,
     otherwise the first tool.
     """
     if not tools or mode == "none":
@@ -91,8 +93,8 @@ def choose_tool(
         return next((t for t in tools if t.name == forced_name), None)
     if mode == "auto" and not last_is_user:
         return None
-    lowered = last_user_text.lower()
-    return next((t for t in tools if t.name.lower() in lowered), tools[0])
+    words = set(_WORD.findall(last_user_text.lower()))
+    return next((t for t in tools if t.name.lower() in words), tools[0])
 
 
 def generate(
