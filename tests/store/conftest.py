@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from support.redis_server import RedisServer, redis_server, redis_url
 
 from router.store import Store, create_store
+from support.redis_server import RedisServer, redis_server, redis_url
 
 __all__ = ["redis_server", "redis_url", "store"]
 
