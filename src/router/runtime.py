@@ -18,6 +18,7 @@ from router.config import (
     read_raw,
     validate_single,
 )
+from router.policy_spec import EMPTY_POLICIES, PolicySet, build_policies
 from router.yamlsrc import ConfigError, ConfigIssue
 
 
@@ -28,6 +29,7 @@ class Config:
     auth: AuthSpec
     catalog: Catalog
     raw: RawConfig  # kept for owners that validate their own sections (policies, cache, tests)
+    policies: PolicySet = EMPTY_POLICIES
 
 
 def load_config(path: Path) -> Config:
@@ -38,6 +40,7 @@ def load_config(path: Path) -> Config:
     auth = validate_single(raw, "auth", AuthSpec, issues)
     models = collect(raw.named.get("models", {}), ModelSpec, issues)
     catalog = build_catalog(models, issues)
+    policies = build_policies(raw.named.get("policies", {}), catalog, issues)
     if server is not None and server.baseline_model and server.baseline_model not in models:
         entry = raw.singles["server"]
         issues.append(
@@ -49,4 +52,4 @@ def load_config(path: Path) -> Config:
         )
     if issues or server is None or auth is None:
         raise ConfigError(issues)
-    return Config(raw.files, server, auth, catalog, raw)
+    return Config(raw.files, server, auth, catalog, raw, policies)

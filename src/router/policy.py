@@ -1,0 +1,416 @@
+"""The pure ``decide()``: request x features x policies x catalog x signals -> ``Decision``.
+
+No I/O, no clock, no randomness of its own (``roll`` in [0, 1) comes from the caller), so every
+policy behaviour is a row in a table test. Per request:
+
+1. pick the policy: the client's ``model`` names a policy, an alias (``auto`` -> the default
+   policy, unless a policy's ``select`` matches first), or a logical model (routed *direct*);
+2. apply the header overrides the policy allows (objective, task, max cost);
+3. take the first rule whose ``when`` matches;
+4. drop candidates that cannot or should not serve (capability, context window, quality, cost,
+   open circuit, latency, error rate), remembering each reason;
+5. rank the survivors by the objective, let a weighted split choose the primary, and append
+   the fallbacks that can still serve.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict
+
+from router.auth import Principal
+from router.catalog import Catalog, Deployment
+from router.classify import Features
+from router.config import TASK_CLASSES
+from router.decision import Candidate, Decision, Exclusion
+from router.errors import InvalidRequest, NotFound, UpstreamFailed
+from router.policy_spec import Objective, Policy, PolicySet, Rule
+from router.signals import SignalSnapshot
+from router.wire import ChatRequest
+
+OBJECTIVE_HEADER = "x-router-objective"
+TASK_HEADER = "x-router-task"
+MAX_COST_HEADER = "x-router-max-cost"
+_SINGLE_OBJECTIVES = ("cost", "latency", "quality", "priority")
+
+
+class NoHealthyDeployment(UpstreamFailed):
+    """Every candidate was excluded because of live signals (open circuits, slow, failing).
+    Belongs in ``errors.py``'s tree; kept here until that module adopts it."""
+
+    status = 503
+    code = "no_healthy_deployment"
+
+
+def decide(
+    chat: ChatRequest,
+    features: Features,
+    principal: Principal,
+    headers: Mapping[str, str],
+    policies: PolicySet,
+    catalog: Catalog,
+    snapshot: SignalSnapshot,
+    roll: float,
+) -> Decision:
+    """Choose who answers, and say why. ``headers`` has lower-cased names."""
+    name = chat.model
+    policy = policies.policies.get(name)
+    if policy is None:
+        target = policies.aliases.get(name)
+        if target is not None:
+            policy = _select(policies, target, features, principal, headers)
+        elif name in catalog.models:
+            return _direct(name, catalog.models[name].deployments, features, headers, snapshot)
+        elif name in catalog.deployments:
+            return _direct(name, (catalog.deployments[name],), features, headers, snapshot)
+        else:
+            raise NotFound(
+                f"model {name!r} is neither a model nor a policy. "
+                f"models: {', '.join(catalog.models) or '(none)'}; "
+                f"policies: {', '.join([*policies.aliases, *policies.policies]) or '(none)'}",
+                param="model",
+                code="model_not_found",
+            )
+    return _decide_policy(chat, features, principal, headers, policy, catalog, snapshot, roll)
+
+
+def _select(
+    policies: PolicySet,
+    target: str,
+    features: Features,
+    principal: Principal,
+    headers: Mapping[str, str],
+) -> Policy:
+    for policy in policies.selectors:
+        if policy.select is not None and policy.select.matches(
+            features.task, features, principal, headers
+        ):
+            return policy
+    return policies.policies[target]
+
+
+def _decide_policy(
+    chat: ChatRequest,
+    features: Features,
+    principal: Principal,
+    headers: Mapping[str, str],
+    policy: Policy,
+    catalog: Catalog,
+    snapshot: SignalSnapshot,
+    roll: float,
+) -> Decision:
+    task, objective_override, max_cost_override = _overrides(policy, headers)
+    task = task or features.task
+    rule = next(
+        (r for r in policy.rules if r.match.matches(task, features, principal, headers)), None
+    )
+    if rule is None:
+        raise InvalidRequest(
+            f"no rule of policy {policy.name!r} matches this request (task {task})",
+            param="model",
+            code="no_matching_rule",
+        )
+    objective = objective_override or rule.objective
+    max_cost = rule.constraints.max_cost_usd
+    if max_cost_override is not None:
+        max_cost = max_cost_override if max_cost is None else min(max_cost, max_cost_override)
+    ranked: list[Candidate] = []
+    excluded: list[Exclusion] = []
+    for dep in rule.candidates:
+        cand, why = _assess(dep, rule, task, features, policy, catalog, snapshot, max_cost)
+        if why is None:
+            ranked.append(cand)
+        else:
+            excluded.append(why)
+    ranked = _rank(ranked, objective)
+    arm = None
+    if rule.split and ranked:
+        ranked, arm = _apply_split(ranked, rule, policy, chat, principal, roll)
+    in_chain = {c.deployment.name for c in ranked}
+    for dep in rule.fallbacks:
+        if dep.name in in_chain:
+            continue
+        cand, why = _assess(dep, rule, task, features, policy, catalog, snapshot, None, soft=False)
+        if why is None:
+            ranked.append(_with_role(cand, "fallback"))
+        elif all(e.deployment != dep.name for e in excluded):
+            excluded.append(why)
+    where = f"policy {policy.name!r} rule {rule.name!r}"
+    if not ranked:
+        raise _no_candidate(where, excluded)
+    first = ranked[0]
+    reason = (
+        f"{policy.name}/{rule.name}: task={task} objective={objective.label}"
+        f"{f' split={arm}' if arm else ''} -> {first.deployment.name} ({_summary(first)})"
+        f"; {len(ranked) - 1} fallback(s), {len(excluded)} excluded"
+    )
+    return Decision(
+        policy=policy.name,
+        rule=rule.name,
+        chain=tuple(ranked),
+        reason=_header_safe(reason),
+        task=task,
+        objective=objective.label,
+        excluded=tuple(excluded),
+        retry=policy.retry,
+        hedge=policy.hedge,
+        cache=policy.cache,
+        deadline_s=policy.deadline_s,
+        prompt_tokens=features.prompt_tokens,
+        split_arm=arm,
+    )
+
+
+def _assess(
+    dep: Deployment,
+    rule: Rule,
+    task: str,
+    features: Features,
+    policy: Policy,
+    catalog: Catalog,
+    snapshot: SignalSnapshot,
+    max_cost: float | None,
+    *,
+    soft: bool = True,
+) -> tuple[Candidate, Exclusion | None]:
+    """Expected cost, latency and quality of ``dep`` for this request, and the first reason it
+    must not serve. ``soft=False`` (fallbacks) checks only what would make the attempt futile:
+    capabilities, context window and an open circuit."""
+    model = catalog.models[dep.logical_model]
+    stats = snapshot.stats(dep.name)
+    out = snapshot.expected_output(model.name, task)
+    if out is None:
+        seeds = model.expected_output_tokens
+        out = float(seeds.get(task) or seeds.get("general") or policy.default_output_tokens)
+    if features.max_output_tokens is not None:
+        out = min(out, float(features.max_output_tokens))
+    cost = dep.price.cost(features.prompt_tokens, 0) + out * dep.price.output_per_token
+    latency = stats.p95_latency(features.stream)
+    quality = model.quality_for(task)
+    cand = Candidate(dep, cost, latency, quality, None, out)
+    c = rule.constraints
+    kind, why = "request", None
+    missing = (features.required_capabilities | (c.require if soft else frozenset())) - (
+        model.capabilities
+    )
+    window = model.context_window
+    if missing:
+        why = f"lacks {', '.join(sorted(missing))}"
+        kind = "request" if missing & features.required_capabilities else "policy"
+    elif window is not None and features.context_needed > window:
+        why = f"context window {window} < {features.context_needed} tokens needed"
+    elif soft and c.min_quality is not None and (quality is None or quality < c.min_quality):
+        kind, why = "policy", f"quality {_num(quality)} < min {c.min_quality:g} for {task}"
+    elif soft and max_cost is not None and cost > max_cost:
+        kind, why = "policy", f"expected cost ${cost:.6f} > max ${max_cost:g}"
+    elif stats.circuit == "open":
+        kind, why = "signal", "circuit open"
+    elif soft and c.max_error_rate is not None and stats.error_rate > c.max_error_rate:
+        kind, why = "signal", f"error rate {stats.error_rate:.2f} > max {c.max_error_rate:g}"
+    elif (
+        soft
+        and c.max_p95_latency_s is not None
+        and latency is not None
+        and (latency > c.max_p95_latency_s)
+    ):
+        what = "ttft" if features.stream else "latency"
+        kind, why = "signal", f"p95 {what} {latency:.2f}s > max {c.max_p95_latency_s:g}s"
+    return cand, (Exclusion(dep.name, why, kind) if why else None)
+
+
+def _rank(cands: list[Candidate], objective: Objective) -> list[Candidate]:
+    """Score each survivor in [0, 1] (1 = best) on the objective's normalised metrics, then
+    sort best first; ties keep the listed order. Unknown latency counts as the worst known."""
+    n = len(cands)
+    if n == 0:
+        return cands
+    if objective.name == "priority":
+        return [_scored(c, 1.0 - i / n) for i, c in enumerate(cands)]
+    totals = [0.0] * n
+    for metric, weight in objective.weights:
+        if metric == "cost":
+            values: list[float | None] = [c.expected_cost_usd for c in cands]
+        elif metric == "latency":
+            values = [c.expected_latency_s for c in cands]
+        else:
+            values = [-(c.quality or 0.0) for c in cands]  # negated: lower is better
+        for i, v in enumerate(_lower_is_better(values)):
+            totals[i] += weight * v
+    order = sorted(range(n), key=lambda i: -totals[i])
+    return [_scored(cands[i], totals[i]) for i in order]
+
+
+def _lower_is_better(values: list[float | None]) -> list[float]:
+    known = [v for v in values if v is not None]
+    if not known:
+        return [1.0] * len(values)
+    lo, hi = min(known), max(known)
+    span = hi - lo
+    return [0.0 if v is None else (1.0 if span == 0 else (hi - v) / span) for v in values]
+
+
+def _apply_split(
+    ranked: list[Candidate],
+    rule: Rule,
+    policy: Policy,
+    chat: ChatRequest,
+    principal: Principal,
+    roll: float,
+) -> tuple[list[Candidate], str | None]:
+    """Move the chosen arm's deployments to the front; arms with no survivor drop out and
+    the remaining weights are renormalised."""
+    alive = {c.deployment.name for c in ranked}
+    arms = [a for a in rule.split if a.weight > 0 and not alive.isdisjoint(a.deployments)]
+    if not arms:
+        return ranked, None
+    if rule.sticky:
+        key = chat.user or principal.name
+        roll = zlib.crc32(f"{policy.name}/{rule.name}/{key}".encode()) / 2**32
+    point = min(max(roll, 0.0), math.nextafter(1.0, 0.0)) * sum(a.weight for a in arms)
+    chosen = arms[-1]
+    for arm in arms:
+        if point < arm.weight:
+            chosen = arm
+            break
+        point -= arm.weight
+    front = [_with_role(c, "split") for c in ranked if c.deployment.name in chosen.deployments]
+    rest = [c for c in ranked if c.deployment.name not in chosen.deployments]
+    return front + rest, chosen.name
+
+
+def _direct(
+    name: str,
+    deployments: tuple[Deployment, ...],
+    features: Features,
+    headers: Mapping[str, str],
+    snapshot: SignalSnapshot,
+) -> Decision:
+    """The client named a model: its deployments in order, skipping open circuits."""
+    for header in (OBJECTIVE_HEADER, TASK_HEADER, MAX_COST_HEADER):
+        if header in headers:
+            raise InvalidRequest(
+                f"header {header!r} needs a routing policy; model {name!r} is routed direct",
+                param=header,
+                code="override_not_allowed",
+            )
+    chain: list[Candidate] = []
+    excluded: list[Exclusion] = []
+    for dep in deployments:
+        stats = snapshot.stats(dep.name)
+        if stats.circuit == "open":
+            excluded.append(Exclusion(dep.name, "circuit open", "signal"))
+            continue
+        chain.append(
+            Candidate(dep, expected_latency_s=stats.p95_latency(features.stream), role="direct")
+        )
+    if not chain:
+        raise _no_candidate(f"model {name!r}", excluded)
+    reason = f"direct: model {name} -> {chain[0].deployment.name}; {len(excluded)} excluded"
+    return Decision(
+        policy="direct",
+        rule="model",
+        chain=tuple(chain),
+        reason=_header_safe(reason),
+        task=features.task,
+        excluded=tuple(excluded),
+        prompt_tokens=features.prompt_tokens,
+    )
+
+
+def _overrides(
+    policy: Policy, headers: Mapping[str, str]
+) -> tuple[str | None, Objective | None, float | None]:
+    task = objective = max_cost = None
+    for header, kind in ((TASK_HEADER, "task"), (OBJECTIVE_HEADER, "objective"),
+                         (MAX_COST_HEADER, "max_cost")):  # fmt: skip
+        raw = headers.get(header)
+        if raw is None:
+            continue
+        if kind not in policy.overrides:
+            raise InvalidRequest(
+                f"header {header!r} is not allowed by policy {policy.name!r}",
+                param=header,
+                code="override_not_allowed",
+            )
+        value = raw.strip().lower()
+        if kind == "task" and value in TASK_CLASSES:
+            task = value
+        elif kind == "objective" and value in _SINGLE_OBJECTIVES:
+            objective = Objective(value, () if value == "priority" else ((value, 1.0),))
+        elif kind == "max_cost" and _is_amount(value):
+            max_cost = float(value)
+        else:
+            allowed = {
+                "task": ", ".join(TASK_CLASSES),
+                "objective": ", ".join(_SINGLE_OBJECTIVES),
+                "max_cost": "a number of US dollars >= 0",
+            }[kind]
+            raise InvalidRequest(
+                f"invalid value {raw!r} for header {header!r}: expected {allowed}",
+                param=header,
+                code="invalid_header",
+            )
+    return task, objective, max_cost
+
+
+def _is_amount(value: str) -> bool:
+    try:
+        amount = float(value)
+    except ValueError:
+        return False
+    return math.isfinite(amount) and amount >= 0
+
+
+def _no_candidate(where: str, excluded: list[Exclusion]) -> Exception:
+    listing = "; ".join(f"{e.deployment}: {e.reason}" for e in excluded) or "no candidates"
+    message = f"no deployment can serve this request under {where}: {listing}"
+    if any(e.kind == "signal" for e in excluded):
+        return NoHealthyDeployment(message)
+    return InvalidRequest(message, code="no_eligible_deployment")
+
+
+def _scored(c: Candidate, score: float) -> Candidate:
+    return Candidate(
+        c.deployment, c.expected_cost_usd, c.expected_latency_s, c.quality, score,
+        c.expected_output_tokens, c.role,
+    )  # fmt: skip
+
+
+def _with_role(c: Candidate, role: str) -> Candidate:
+    return Candidate(
+        c.deployment, c.expected_cost_usd, c.expected_latency_s, c.quality, c.score,
+        c.expected_output_tokens, role,
+    )  # fmt: skip
+
+
+def _summary(c: Candidate) -> str:
+    lat = f"{c.expected_latency_s:.2f}s" if c.expected_latency_s is not None else "n/a"
+    return f"est ${c.expected_cost_usd or 0:.6f}, quality {_num(c.quality)}, p95 {lat}"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+def _header_safe(text: str) -> str:
+    """x-router-reason must be one ASCII line."""
+    return " ".join(text.encode("ascii", "replace").decode("ascii").split())
+
+
+def explain(decision: Decision) -> str:
+    """The whole decision as indented JSON (``router explain``, debugging)."""
+
+    def deployment(c: Candidate) -> dict[str, object]:
+        data = asdict(c)
+        data["deployment"] = c.deployment.name
+        data["model"] = c.deployment.logical_model
+        data["provider"] = c.deployment.provider
+        return data
+
+    body = asdict(decision)
+    body["chain"] = [deployment(c) for c in decision.chain]
+    body["model"] = decision.model
+    return json.dumps(body, indent=2, default=str)

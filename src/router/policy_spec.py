@@ -1,0 +1,438 @@
+"""The ``policies:`` section: raw YAML schema (pydantic, unknown keys refused) and its build into
+frozen runtime objects that ``decide()`` reads without any further parsing.
+
+Every problem is reported as a located ``ConfigIssue``; names (models, deployments) are
+resolved against the catalog here, once, so the hot path never looks anything up by string
+that could be missing.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, model_validator
+
+from router.catalog import Catalog, Deployment
+from router.config import Capability, Entry, Strict, validate
+from router.decision import CacheMode, CacheSettings, HedgeSettings, RetrySettings
+from router.yamlsrc import ConfigIssue
+
+if TYPE_CHECKING:
+    from router.auth import Principal
+    from router.classify import Features
+
+TaskName = Literal["code", "reasoning", "general"]
+Metric = Literal["cost", "latency", "quality"]
+ObjectiveName = Literal["cost", "latency", "quality", "priority"]
+Override = Literal["objective", "task", "max_cost"]
+
+
+class MatchSpec(Strict):
+    task: TaskName | list[TaskName] | None = None
+    team: str | list[str] | None = None
+    tags: list[str] | None = Field(None, description="matches when the key has any of them")
+    headers: dict[str, str] | None = Field(None, description="exact value, or '*' for present")
+    stream: bool | None = None
+    tools: bool | None = None
+    images: bool | None = None
+    json_mode: bool | None = None
+    min_prompt_tokens: int | None = Field(None, ge=0)
+    max_prompt_tokens: int | None = Field(None, ge=0)
+
+
+class ConstraintsSpec(Strict):
+    min_quality: float | None = Field(None, ge=0)
+    max_p95_latency_s: float | None = Field(None, gt=0)
+    max_cost_usd: float | None = Field(None, ge=0)
+    max_error_rate: float | None = Field(None, ge=0, le=1)
+    require: list[Capability] = Field(default_factory=list)
+
+
+class RuleSpec(Strict):
+    name: str = Field(min_length=1)
+    when: MatchSpec | None = None
+    candidates: list[str] = Field(min_length=1)
+    objective: ObjectiveName | dict[Metric, float] = "cost"
+    constraints: ConstraintsSpec = ConstraintsSpec()
+    split: dict[str, float] | None = None
+    sticky: bool = False
+    fallbacks: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> RuleSpec:
+        if isinstance(self.objective, dict) and (
+            not self.objective
+            or any(w < 0 for w in self.objective.values())
+            or sum(self.objective.values()) <= 0
+        ):
+            raise ValueError("objective weights must be >= 0 and not all zero")
+        if self.split is not None and any(w < 0 for w in self.split.values()):
+            raise ValueError("split weights must be >= 0")
+        if self.sticky and self.split is None:
+            raise ValueError("'sticky' only applies to a rule with a 'split'")
+        return self
+
+
+class RetrySpec(Strict):
+    max_retries: int = Field(1, ge=0, le=10)
+    backoff_base_s: float = Field(0.1, ge=0)
+    backoff_max_s: float = Field(2.0, ge=0)
+    max_retry_after_s: float = Field(10.0, ge=0)
+
+
+class HedgeSpec(Strict):
+    delay_s: float = Field(1.0, gt=0)
+    use_p95: bool = False
+
+
+class CacheSpec(Strict):
+    mode: CacheMode = CacheMode.OFF
+    ttl_s: int = Field(3600, gt=0)
+
+
+class PolicySpec(Strict):
+    description: str | None = None
+    default: bool = Field(False, description="the policy behind the 'auto' alias")
+    aliases: list[str] = Field(default_factory=list)
+    select: MatchSpec | None = Field(None, description="applies to alias requests that match")
+    overrides: list[Override] = Field(default_factory=list)
+    retry: RetrySpec = RetrySpec()
+    hedge: HedgeSpec | None = None
+    cache: CacheSpec = CacheSpec()
+    deadline_s: float | None = Field(None, gt=0)
+    default_output_tokens: int = Field(500, gt=0)
+    rules: list[RuleSpec] = Field(min_length=1)
+
+
+# -- runtime objects: what decide() reads --------------------------------------------------
+
+DEFAULT_ALIAS = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Conditions on one request; ``None`` / empty means "any". Lists match any member."""
+
+    tasks: frozenset[str] | None = None
+    teams: frozenset[str] | None = None
+    tags: frozenset[str] | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # lower-cased names; value "*" = present
+    stream: bool | None = None
+    tools: bool | None = None
+    images: bool | None = None
+    json_mode: bool | None = None
+    min_prompt_tokens: int | None = None
+    max_prompt_tokens: int | None = None
+
+    def matches(
+        self, task: str, features: Features, principal: Principal, headers: Mapping[str, str]
+    ) -> bool:
+        if self.tasks is not None and task not in self.tasks:
+            return False
+        if self.teams is not None and principal.team not in self.teams:
+            return False
+        if self.tags is not None and self.tags.isdisjoint(principal.tags):
+            return False
+        for name, want in self.headers:
+            got = headers.get(name)
+            if got is None or (want != "*" and got != want):
+                return False
+        flags = (
+            (self.stream, features.stream),
+            (self.tools, features.has_tools),
+            (self.images, features.has_images),
+            (self.json_mode, features.wants_json),
+        )
+        if any(want is not None and want != got for want, got in flags):
+            return False
+        tokens = features.prompt_tokens
+        if self.min_prompt_tokens is not None and tokens < self.min_prompt_tokens:
+            return False
+        return self.max_prompt_tokens is None or tokens <= self.max_prompt_tokens
+
+    @property
+    def catch_all(self) -> bool:
+        return self == Match()
+
+
+@dataclass(frozen=True, slots=True)
+class Constraints:
+    min_quality: float | None = None
+    max_p95_latency_s: float | None = None
+    max_cost_usd: float | None = None
+    max_error_rate: float | None = None
+    require: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """``cost`` / ``latency`` / ``quality`` (one metric), ``mix`` (normalised weights summing
+    to 1), or ``priority`` (the candidates' listed order)."""
+
+    name: str
+    weights: tuple[tuple[str, float], ...]
+
+    @property
+    def label(self) -> str:
+        if self.name != "mix":
+            return self.name
+        return ",".join(f"{m}={w:.2f}" for m, w in self.weights)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitArm:
+    name: str  # as written in the rule's candidates
+    weight: float  # normalised: the arms of a rule sum to 1
+    deployments: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    match: Match
+    candidates: tuple[Deployment, ...]
+    constraints: Constraints
+    objective: Objective
+    split: tuple[SplitArm, ...] = ()
+    sticky: bool = False
+    fallbacks: tuple[Deployment, ...] = ()
+    where: str = ""  # file:line:column, for the checker
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    rules: tuple[Rule, ...]
+    aliases: tuple[str, ...] = ()
+    is_default: bool = False
+    select: Match | None = None
+    overrides: frozenset[str] = frozenset()
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    hedge: HedgeSettings | None = None
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    deadline_s: float | None = None
+    default_output_tokens: int = 500
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    policies: Mapping[str, Policy]
+    aliases: Mapping[str, str]  # alias -> policy name ("auto" -> the default policy)
+    selectors: tuple[Policy, ...]  # policies with a 'select', in definition order
+
+
+EMPTY_POLICIES = PolicySet(MappingProxyType({}), MappingProxyType({}), ())
+
+
+# -- build: raw spec -> runtime objects ----------------------------------------------------
+
+
+def build_policies(
+    entries: Mapping[str, Entry], catalog: Catalog, issues: list[ConfigIssue]
+) -> PolicySet:
+    """Validate every policy entry and resolve its names against ``catalog``."""
+    built: dict[str, Policy] = {}
+    for name, entry in entries.items():
+        spec = validate(PolicySpec, entry, issues)
+        if spec is None:
+            continue
+        if name in catalog.models or name in catalog.deployments:
+            _flag(
+                issues,
+                entry,
+                (),
+                f"policy {name!r} has the name of a model",
+                "a client's 'model' must mean one thing: rename the policy",
+            )
+            continue
+        rules = tuple(_rule(r, i, entry, catalog, issues) for i, r in enumerate(spec.rules))
+        seen: set[str] = set()
+        for i, rule in enumerate(spec.rules):
+            if rule.name in seen:
+                _flag(
+                    issues,
+                    entry,
+                    ("rules", i, "name"),
+                    f"rule name {rule.name!r} is used twice in this policy",
+                )
+            seen.add(rule.name)
+        built[name] = Policy(
+            name=name,
+            rules=tuple(r for r in rules if r is not None),
+            aliases=tuple(spec.aliases),
+            is_default=spec.default,
+            select=_match(spec.select) if spec.select else None,
+            overrides=frozenset(spec.overrides),
+            retry=RetrySettings(**spec.retry.model_dump()),
+            hedge=HedgeSettings(**spec.hedge.model_dump()) if spec.hedge else None,
+            cache=CacheSettings(spec.cache.mode, spec.cache.ttl_s),
+            deadline_s=spec.deadline_s,
+            default_output_tokens=spec.default_output_tokens,
+            where=str(entry.locate()),
+        )
+    return PolicySet(
+        MappingProxyType(built),
+        MappingProxyType(_aliases(built, entries, catalog, issues)),
+        tuple(p for p in built.values() if p.select is not None),
+    )
+
+
+def _aliases(
+    built: Mapping[str, Policy],
+    entries: Mapping[str, Entry],
+    catalog: Catalog,
+    issues: list[ConfigIssue],
+) -> dict[str, str]:
+    aliases: dict[str, str] = {}
+    defaults = [p for p in built.values() if p.is_default]
+    for extra in defaults[1:]:
+        _flag(
+            issues,
+            entries[extra.name],
+            ("default",),
+            f"two default policies: {defaults[0].name!r} and {extra.name!r}",
+            "mark exactly one policy 'default: true'",
+        )
+    if defaults:
+        aliases[DEFAULT_ALIAS] = defaults[0].name
+    for policy in built.values():
+        for i, alias in enumerate(policy.aliases):
+            taken = aliases.get(alias) or (alias if alias in built else None)
+            if taken or alias in catalog.models or alias in catalog.deployments:
+                what = f"policy {taken!r}" if taken else "a model"
+                _flag(
+                    issues,
+                    entries[policy.name],
+                    ("aliases", i),
+                    f"alias {alias!r} is already used by {what}",
+                )
+                continue
+            aliases[alias] = policy.name
+    return aliases
+
+
+def _rule(
+    spec: RuleSpec, index: int, entry: Entry, catalog: Catalog, issues: list[ConfigIssue]
+) -> Rule | None:
+    at = ("rules", index)
+    ok = True
+    candidates: list[Deployment] = []
+    arms: dict[str, frozenset[str]] = {}
+    for i, name in enumerate(spec.candidates):
+        found = _resolve(name, (*at, "candidates", i), entry, catalog, issues)
+        ok = ok and found is not None
+        for dep in found or ():
+            if dep not in candidates:
+                candidates.append(dep)
+        arms[name] = frozenset(d.name for d in found or ())
+    fallbacks: list[Deployment] = []
+    for i, name in enumerate(spec.fallbacks):
+        found = _resolve(name, (*at, "fallbacks", i), entry, catalog, issues)
+        ok = ok and found is not None
+        fallbacks.extend(d for d in found or () if d not in fallbacks)
+    split: list[SplitArm] = []
+    if spec.split is not None:
+        total = sum(spec.split.values())
+        for arm, weight in spec.split.items():
+            if arm not in arms:
+                _flag(
+                    issues,
+                    entry,
+                    (*at, "split", arm),
+                    f"split arm {arm!r} is not one of this rule's candidates",
+                    f"candidates: {', '.join(spec.candidates)}",
+                )
+                ok = False
+            elif total > 0:
+                split.append(SplitArm(arm, weight / total, arms[arm]))
+        if total <= 0:
+            _flag(issues, entry, (*at, "split"), "split weights are all zero")
+            ok = False
+    if not ok:
+        return None
+    return Rule(
+        name=spec.name,
+        match=_match(spec.when) if spec.when else Match(),
+        candidates=tuple(candidates),
+        constraints=Constraints(
+            min_quality=spec.constraints.min_quality,
+            max_p95_latency_s=spec.constraints.max_p95_latency_s,
+            max_cost_usd=spec.constraints.max_cost_usd,
+            max_error_rate=spec.constraints.max_error_rate,
+            require=frozenset(spec.constraints.require),
+        ),
+        objective=_objective(spec.objective),
+        split=tuple(split),
+        sticky=spec.sticky,
+        fallbacks=tuple(fallbacks),
+        where=str(entry.locate(at)),
+    )
+
+
+def _resolve(
+    name: str, at: tuple[str | int, ...], entry: Entry, catalog: Catalog, issues: list[ConfigIssue]
+) -> tuple[Deployment, ...] | None:
+    """A logical model expands to its deployments in order; a deployment name to itself."""
+    model = catalog.models.get(name)
+    if model is not None:
+        return model.deployments
+    dep = catalog.deployments.get(name)
+    if dep is not None:
+        return (dep,)
+    known = [*catalog.models, *catalog.deployments]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    _flag(
+        issues,
+        entry,
+        at,
+        f"unknown model or deployment {name!r}",
+        f"{hint}models: {', '.join(catalog.models) or '(none)'}",
+    )
+    return None
+
+
+def _match(spec: MatchSpec) -> Match:
+    return Match(
+        tasks=_set(spec.task),
+        teams=_set(spec.team),
+        tags=frozenset(spec.tags) if spec.tags is not None else None,
+        headers=tuple(sorted((k.lower(), v) for k, v in (spec.headers or {}).items())),
+        stream=spec.stream,
+        tools=spec.tools,
+        images=spec.images,
+        json_mode=spec.json_mode,
+        min_prompt_tokens=spec.min_prompt_tokens,
+        max_prompt_tokens=spec.max_prompt_tokens,
+    )
+
+
+def _set(value: str | Iterable[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset([value] if isinstance(value, str) else value)
+
+
+def _objective(spec: str | dict[Metric, float]) -> Objective:
+    if isinstance(spec, str):
+        return Objective(spec, () if spec == "priority" else ((spec, 1.0),))
+    total = sum(spec.values())
+    weights = tuple((m, w / total) for m, w in spec.items() if w > 0)
+    if len(weights) == 1:
+        return Objective(weights[0][0], ((weights[0][0], 1.0),))
+    return Objective("mix", weights)
+
+
+def _flag(
+    issues: list[ConfigIssue],
+    entry: Entry,
+    sub: tuple[str | int, ...],
+    message: str,
+    hint: str | None = None,
+) -> None:
+    issues.append(ConfigIssue(entry.locate(sub), message, hint))
