@@ -273,3 +273,25 @@ async def test_tail_latency_is_seeded() -> None:
     assert patterns[0] == patterns[1]
     assert len(patterns[0]) == 16
     assert 0 < sum(patterns[0]) < 16
+
+
+async def test_non_streaming_waits_for_whole_generation(openai_emu: OpenAIEmulator) -> None:
+    openai_emu.plan(Behaviour(ttft_s=0.1, chunk_count=3, chunk_interval_s=0.1))
+    async with client(openai_emu) as api:
+        start = time.monotonic()
+        result = await api.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        elapsed = time.monotonic() - start
+    # ttft + two intervals between three chunks
+    assert elapsed >= 0.3
+    assert result.choices[0].finish_reason == "stop"
+
+
+async def test_malformed_non_streaming_body(openai_emu: OpenAIEmulator) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{openai_emu.url}/chat/completions",
+            headers=control(malformed_after_chunks=0),
+            json={**BODY, "stream": False},
+        )
+    assert response.status_code == 200
+    assert not _is_json(response.text)

@@ -30,11 +30,14 @@ class Behaviour:
     """How the emulator answers one request.  All fields default to "normal".
 
     Chunk counts refer to *content* chunks of a stream (text pieces or
-    tool-argument pieces), not to protocol framing events.  For non-streaming
-    requests ``drop_after_chunks`` aborts the connection before any response,
+    tool-argument pieces), not to protocol framing events; a count past the
+    end of a short answer fires just before the stream's closing events.
+
+    Non-streaming requests wait ``latency_s`` plus the time the stream would
+    have taken (``ttft_s``, the chunk intervals, any stall) before answering;
+    ``drop_after_chunks`` aborts the connection before any response,
     ``malformed_after_chunks`` sends a truncated JSON body with status 200,
-    ``stall_after_chunks`` sleeps ``stall_s`` before answering and
-    ``error_event_after_chunks`` is ignored.
+    and ``error_event_after_chunks`` is ignored.
     """
 
     latency_s: float = 0.0

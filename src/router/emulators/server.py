@@ -22,6 +22,7 @@ from router.emulators.behaviour import CONTROL_HEADER, Behaviour, ControlError, 
 from router.emulators.generation import Completion, Prompt, generate
 from router.emulators.records import ReceivedRequest
 from router.emulators.sse import StreamScript, write_stream
+from router.emulators.tokenizer import split_chars, split_pieces
 
 DEFAULT_API_KEY = "emulator-key"
 DEFAULT_ANSWER_WORDS = 12
@@ -229,9 +230,15 @@ class EmulatorServer(ABC):
         body, record = await self.read_json(request)
         try:
             response = await self._answer(request, body, record)
-        except (asyncio.CancelledError, ConnectionResetError):
+        except asyncio.CancelledError:
             record.finish(cancelled=True)
             raise
+        except ConnectionResetError:
+            # The client went away while we were writing.  Returning (rather
+            # than raising) keeps aiohttp from logging it as a server error;
+            # the placeholder response is never sent.
+            record.finish(cancelled=True)
+            return web.Response(status=499)
         record.status = response.status
         if not record.cancelled:
             record.finish()
@@ -270,13 +277,22 @@ class EmulatorServer(ABC):
         if parsed.stream:
             script = self.stream_script(parsed, completion, response_id, behaviour.chunk_count)
             return await write_stream(request, record, behaviour, script)
-        return await self._plain(request, behaviour, self.render(parsed, completion, response_id))
+        payload = self.render(parsed, completion, response_id)
+        return await self._plain(request, behaviour, payload, completion)
 
     async def _plain(
-        self, request: web.Request, behaviour: Behaviour, payload: bytes
+        self, request: web.Request, behaviour: Behaviour, payload: bytes, completion: Completion
     ) -> web.StreamResponse:
-        if behaviour.stall_after_chunks is not None and behaviour.stall_s > 0:
-            await asyncio.sleep(behaviour.stall_s)
+        # A non-streamed answer arrives when the whole "generation" is done,
+        # so the streaming delays add up before the body is sent.
+        delay = behaviour.ttft_s
+        if behaviour.chunk_interval_s > 0:
+            pieces = _piece_count(completion, behaviour.chunk_count)
+            delay += behaviour.chunk_interval_s * max(0, pieces - 1)
+        if behaviour.stall_after_chunks is not None:
+            delay += behaviour.stall_s
+        if delay > 0:
+            await asyncio.sleep(delay)
         if behaviour.drop_after_chunks is not None:
             # Abort before any byte: the client sees a connection reset.  The
             # returned response is never written (aiohttp drops it quietly).
@@ -286,3 +302,9 @@ class EmulatorServer(ABC):
         if behaviour.malformed_after_chunks is not None:
             payload = payload[: max(1, len(payload) // 2)]
         return web.Response(body=payload, content_type="application/json")
+
+
+def _piece_count(completion: Completion, chunk_count: int | None) -> int:
+    if completion.tool_call is not None:
+        return len(split_chars(completion.tool_call.arguments, chunk_count))
+    return len(split_pieces(completion.text, chunk_count))
