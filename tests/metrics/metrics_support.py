@@ -62,7 +62,9 @@ def drive_traffic(m: Metrics, step: int = 0) -> None:
                 deployment=deployment, provider=provider, outcome=outcome
             ).observe(0.35 + jitter)
         m.record_tokens(model, deployment, input_tokens=120, output_tokens=40)
-        m.record_cost("cheap", model, deployment, 0.0004, baseline="gpt-4o", baseline_cost_usd=0.003)
+        m.record_cost(
+            "cheap", model, deployment, 0.0004, baseline="gpt-4o", baseline_cost_usd=0.003
+        )
         m.routing_decisions.labels(policy="cheap", rule="short-prompts", model=model).inc()
         m.retries.labels(deployment=deployment, reason="timeout").inc()
         m.stream_interruptions.labels(deployment=deployment, reason="upstream_reset").inc()

@@ -66,7 +66,8 @@ def test_panels_use_the_provisioned_datasource_and_fit_the_grid() -> None:
     occupied: set[tuple[int, int]] = set()
     for panel in board["panels"]:
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        assert grid["x"] >= 0, panel["title"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
         cells = {
             (x, y)
             for x in range(grid["x"], grid["x"] + grid["w"])
@@ -82,7 +83,8 @@ def test_panels_use_the_provisioned_datasource_and_fit_the_grid() -> None:
 
 
 def test_dashboard_provider_points_where_compose_mounts_the_json() -> None:
-    provider = yaml.safe_load((REPO / "deploy/grafana/provisioning/dashboards/router.yml").read_text())
+    provisioning = REPO / "deploy/grafana/provisioning/dashboards/router.yml"
+    provider = yaml.safe_load(provisioning.read_text())
     path = provider["providers"][0]["options"]["path"]
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     mounts = compose["services"]["grafana"]["volumes"]

@@ -119,9 +119,7 @@ def _concrete(expr: str) -> str:
     return expr
 
 
-def test_every_dashboard_query_returns_data(
-    prometheus: str, exporter: tuple[Metrics, int]
-) -> None:
+def test_every_dashboard_query_returns_data(prometheus: str, exporter: tuple[Metrics, int]) -> None:
     metrics, _ = exporter
     # Record between scrapes until Prometheus holds enough samples for rate() windows.
     deadline = time.monotonic() + DEADLINE_S
@@ -155,4 +153,3 @@ def test_every_dashboard_query_returns_data(
     with pytest.raises(urllib.error.HTTPError) as bad:
         _query(prometheus, "sum by (model (router_requests_total)")
     assert json.load(bad.value)["errorType"] == "bad_data"
-
