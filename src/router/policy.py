@@ -15,9 +15,9 @@ policy behaviour is a row in a table test. Per request:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import zlib
 from collections.abc import Mapping
 from dataclasses import asdict
 
@@ -223,13 +223,15 @@ def _assess(
 
 def _rank(cands: list[Candidate], objective: Objective) -> list[Candidate]:
     """Score each survivor in [0, 1] (1 = best) on the objective's normalised metrics, then
-    sort best first; ties keep the listed order. Unknown latency counts as the worst known."""
+    sort best first; ties keep the listed order. Unknown latency scores as the worst known,
+    and ranks after it."""
     n = len(cands)
     if n == 0:
         return cands
     if objective.name == "priority":
         return [_scored(c, 1.0 - i / n) for i, c in enumerate(cands)]
     totals = [0.0] * n
+    unknown = [0] * n  # breaks ties: an unmeasured deployment after a measured one
     for metric, weight in objective.weights:
         if metric == "cost":
             values: list[float | None] = [c.expected_cost_usd for c in cands]
@@ -239,7 +241,8 @@ def _rank(cands: list[Candidate], objective: Objective) -> list[Candidate]:
             values = [-(c.quality or 0.0) for c in cands]  # negated: lower is better
         for i, v in enumerate(_lower_is_better(values)):
             totals[i] += weight * v
-    order = sorted(range(n), key=lambda i: -totals[i])
+            unknown[i] += values[i] is None
+    order = sorted(range(n), key=lambda i: (-totals[i], unknown[i]))
     return [_scored(cands[i], totals[i]) for i in order]
 
 
@@ -268,7 +271,9 @@ def _apply_split(
         return ranked, None
     if rule.sticky:
         key = chat.user or principal.name
-        roll = zlib.crc32(f"{policy.name}/{rule.name}/{key}".encode()) / 2**32
+        # blake2b, not hash() (salted per process) nor crc32 (clusters on similar ids)
+        digest = hashlib.blake2b(f"{policy.name}/{rule.name}/{key}".encode(), digest_size=8)
+        roll = int.from_bytes(digest.digest(), "big") / 2**64
     point = min(max(roll, 0.0), math.nextafter(1.0, 0.0)) * sum(a.weight for a in arms)
     chosen = arms[-1]
     for arm in arms:
