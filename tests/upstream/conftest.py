@@ -1,0 +1,38 @@
+"""Fixtures: a ``rig`` per contract target (adapter + running emulator), and ``claude`` for
+the litellm adapter alone against the Anthropic emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from upstream_support import KEY_ENV, SECRET, TARGETS, Rig, Target
+
+from router.upstream.litellm_adapter import LitellmUpstream
+
+
+async def _rig(target: Target, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    emu = target.emulator()
+    await emu.start()
+    upstream = target.upstream()
+    try:
+        yield Rig(target, emu, upstream)
+    finally:
+        await upstream.aclose()
+        await emu.stop()
+
+
+@pytest.fixture(params=TARGETS, ids=[t.name for t in TARGETS])
+async def rig(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Rig]:
+    async for made in _rig(request.param, monkeypatch):
+        yield made
+
+
+@pytest.fixture
+async def claude(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
+    anthropic = next(t for t in TARGETS if t.upstream is LitellmUpstream)
+    async for made in _rig(anthropic, monkeypatch):
+        yield made
