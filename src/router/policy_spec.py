@@ -12,9 +12,9 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from router.catalog import Catalog, Deployment
 from router.config import Capability, Entry, Strict, validate
@@ -31,9 +31,18 @@ ObjectiveName = Literal["cost", "latency", "quality", "priority"]
 Override = Literal["objective", "task", "max_cost"]
 
 
+def _listify(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+# One name or a list of names; a single value is read as a list of one (one error message).
+TaskList = Annotated[list[TaskName], BeforeValidator(_listify)]
+NameList = Annotated[list[str], BeforeValidator(_listify)]
+
+
 class MatchSpec(Strict):
-    task: TaskName | list[TaskName] | None = None
-    team: str | list[str] | None = None
+    task: TaskList | None = None
+    team: NameList | None = None
     tags: list[str] | None = Field(None, description="matches when the key has any of them")
     headers: dict[str, str] | None = Field(None, description="exact value, or '*' for present")
     stream: bool | None = None
