@@ -41,16 +41,21 @@ async def failure_of(
     """The ``AttemptError`` of one attempt, whether raised opening or reading a stream, and
     how many chunks arrived before it."""
     received = 0
-    with pytest.raises(AttemptFailed) as caught:
-        if stream:
-            chunks = await upstream.stream(deployment, body)
-            try:
-                async for _ in chunks:
-                    received += 1
-            finally:
-                await chunks.aclose()
-        else:
+
+    async def attempt() -> None:
+        nonlocal received
+        if not stream:
             await upstream.complete(deployment, body)
+            return
+        chunks = await upstream.stream(deployment, body)
+        try:
+            async for _ in chunks:
+                received += 1
+        finally:
+            await chunks.aclose()
+
+    with pytest.raises(AttemptFailed) as caught:
+        await attempt()
     return caught.value.error, received
 
 
@@ -71,9 +76,11 @@ async def test_complete_is_an_openai_completion_with_usage(rig: Rig) -> None:
     assert body["object"] == "chat.completion"
     message = body["choices"][0]["message"]
     assert message["role"] == "assistant"
-    assert isinstance(message["content"], str) and message["content"]
+    assert isinstance(message["content"], str)
+    assert message["content"]
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert body["usage"]["prompt_tokens"] > 0 and body["usage"]["completion_tokens"] > 0
+    assert body["usage"]["prompt_tokens"] > 0
+    assert body["usage"]["completion_tokens"] > 0
     assert result.usage is not None
     assert result.usage.completion_tokens == body["usage"]["completion_tokens"]
     assert rig.emu.requests[-1].status == 200
@@ -82,16 +89,15 @@ async def test_complete_is_an_openai_completion_with_usage(rig: Rig) -> None:
 async def test_stream_is_openai_chunks_ending_with_finish_and_usage(rig: Rig) -> None:
     chunks = await collect(rig.upstream, rig.deployment(), ask())
 
-    text = "".join(
-        c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]
-    )
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text
     answered = [c for c in chunks if c["choices"]]
     assert all(c["object"] == "chat.completion.chunk" for c in answered)
     assert answered[-1]["choices"][0]["finish_reason"] == "stop"
     usage = chunks[-1]["usage"]
     assert chunks[-1]["choices"] == []
-    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert usage["prompt_tokens"] > 0
+    assert usage["completion_tokens"] > 0
     # Usage was asked for upstream even though the client did not ask for it.
     assert rig.emu.requests[-1].completed
 
@@ -103,7 +109,8 @@ async def test_complete_returns_a_tool_call_with_json_arguments(rig: Rig) -> Non
     choice = result.body["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     call = choice["message"]["tool_calls"][0]
-    assert call["type"] == "function" and call["id"]
+    assert call["type"] == "function"
+    assert call["id"]
     assert call["function"]["name"] == "get_weather"
     assert isinstance(orjson.loads(call["function"]["arguments"])["city"], str)
 
@@ -152,7 +159,8 @@ async def test_rejected_key_is_a_401_without_the_key(
     error, _ = await failure_of(rig.upstream, rig.deployment(), ask(), stream=stream)
 
     assert (error.kind, error.status) == ("status", 401)
-    assert wrong not in error.message and SECRET not in error.message
+    assert wrong not in error.message
+    assert SECRET not in error.message
     assert "sk-test" not in error.message
 
 
@@ -216,7 +224,8 @@ async def test_aclose_cancels_the_upstream_request(rig: Rig) -> None:
     await rig.wait_finished()
 
     record = rig.emu.requests[-1]
-    assert record.cancelled and not record.completed
+    assert record.cancelled
+    assert not record.completed
     assert record.chunks_sent < 200
 
 
@@ -230,4 +239,5 @@ async def test_adapter_is_reusable_after_failures(rig: Rig) -> None:
     result = await rig.upstream.complete(rig.deployment(), ask())
 
     assert result.body["choices"][0]["message"]["content"]
-    assert result.usage is not None and result.usage.completion_tokens > 0
+    assert result.usage is not None
+    assert result.usage.completion_tokens > 0

@@ -32,8 +32,14 @@ _SECRET_SHAPES = re.compile(
     r"(sk-[A-Za-z0-9_\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._\-]{6,}|(?i:api[-_]?key)[\"'=:\s]+[A-Za-z0-9._\-]{6,})"
 )
 _MAX_MESSAGE = 300
-# litellm prefixes its messages with its class and the provider's exception name.
+# A shorter "key" is no credential worth masking (and masking it would garble the text).
+_MIN_SECRET = 8
+# litellm prefixes its messages with its class and the provider's exception name, and may
+# append the raw upstream body or a traceback: neither belongs in an AttemptError.
 _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)+(?:\w+(?:Exception|Error)\s*-\s*)?")
+_LITELLM_TAIL = re.compile(
+    r"(?:,?\s*Original Response:|\s*Original exception:|\s*Received chunk:|\.?\s*Handle with `).*"
+)
 _CONNECT_ERRORS = (aiohttp.ClientConnectorError, ConnectionRefusedError, socket.gaierror)
 _DROP_ERRORS = (
     aiohttp.ServerDisconnectedError,
@@ -45,7 +51,7 @@ _DROP_ERRORS = (
 
 def scrub(text: str, secret: str | None = None) -> str:
     """Mask credentials in upstream text; also truncate, since bodies can be large."""
-    if secret:
+    if secret and len(secret) >= _MIN_SECRET:
         text = text.replace(secret, "***")
     text = _SECRET_SHAPES.sub("***", text)
     return text[:_MAX_MESSAGE]
@@ -169,4 +175,6 @@ def _litellm_message(exc: BaseException, secret: str | None) -> str:
         quoted = _upstream_message(text[start : end + 1].encode())
         if not quoted.startswith("{"):
             return scrub(quoted, secret)
-    return scrub(_LITELLM_PREFIX.sub("", text).strip() or type(exc).__name__, secret)
+    lines = text.strip().splitlines() or [""]
+    short = _LITELLM_TAIL.sub("", _LITELLM_PREFIX.sub("", lines[0])).strip()
+    return scrub(short or type(exc).__name__, secret)

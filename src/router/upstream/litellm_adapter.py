@@ -68,7 +68,7 @@ _OWN_CLIENT_PROVIDERS = frozenset({"anthropic"})
 _NOT_OPENAI = ("provider_specific_fields", "citations")
 
 
-def _import_litellm() -> Any:
+def load_litellm() -> Any:
     # The environment must say "local price map" before the import, or litellm fetches it.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
@@ -95,7 +95,7 @@ class LitellmUpstream:
                 self._loading = asyncio.Lock()
             async with self._loading:
                 if self._litellm is None:
-                    self._litellm = await asyncio.to_thread(_import_litellm)
+                    self._litellm = await asyncio.to_thread(load_litellm)
         return self._litellm
 
     async def _kwargs(
@@ -103,6 +103,12 @@ class LitellmUpstream:
     ) -> tuple[Any, dict[str, Any], str | None]:
         lib = await self._lib()
         secret = os.environ.get(deployment.api_key_env) if deployment.api_key_env else None
+        if deployment.api_key_env and not secret:
+            # Without this litellm would quietly use its own variable (ANTHROPIC_API_KEY, ...):
+            # a missing key is refused as the provider would refuse it, so dispatch falls
+            # back rather than retrying.
+            message = f"API key variable {deployment.api_key_env} is not set"
+            raise AttemptFailed(AttemptError(deployment.name, "status", 401, message))
         t = deployment.timeouts
         kwargs = {k: v for k, v in body.items() if k in FORWARDED_PARAMS}
         kwargs.update(
