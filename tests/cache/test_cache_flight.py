@@ -124,7 +124,7 @@ async def test_a_failed_producer_hands_over_to_one_waiter(cache: ResponseCache) 
 
 async def test_waiting_is_bounded(store: Store, observer: RecordingObserver) -> None:
     cache = ResponseCache(store, observer, FakeClock(), flight_wait_s=0.2)
-    slow = CountingUpstream(delay_s=1.0)
+    slow = CountingUpstream(delay_s=0.6)
     key = cache.key(chat(), "fast", "team:a")
     leader = asyncio.create_task(serve(cache, key, slow))
     await asyncio.sleep(0.05)

@@ -5,9 +5,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from router.store import Store, create_store
-from support.redis_server import RedisServer, redis_server, redis_url
+from support.redis_server import RedisServer, redis_sentinel_url, redis_server, redis_url
 
-__all__ = ["redis_server", "redis_url", "store"]
+__all__ = ["redis_sentinel_url", "redis_server", "redis_url", "store"]
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -1,6 +1,7 @@
 """A real ``redis-server`` per test, on a free loopback port in a temporary directory.
 
-Fixtures: ``redis_server`` (a running :class:`RedisServer`) and ``redis_url`` (its URL).
+Fixtures: ``redis_server`` (a running :class:`RedisServer`), ``redis_url`` (its URL) and
+``redis_sentinel_url`` (a Sentinel watching that server, as ``redis+sentinel://.../main``).
 The handle can ``kill()`` the server, freeze it with ``pause()`` (SIGSTOP) and ``resume()``
 it (SIGCONT), and ``restart()`` it on the same port, so fault tests use the real thing.
 Tests using them skip when ``redis-server`` is not installed.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["RedisServer", "redis_server", "redis_url"]
+__all__ = ["RedisServer", "redis_sentinel_url", "redis_server", "redis_url"]
 
 _START_TIMEOUT_S = 5.0
 
@@ -41,7 +42,7 @@ def _answers_ping(port: int) -> bool:
 
 class RedisServer:
     def __init__(self, executable: str, workdir: Path) -> None:
-        self._executable = executable
+        self.executable = executable
         self._workdir = workdir
         self.port = _free_port()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -60,7 +61,7 @@ class RedisServer:
         if self.running:
             raise RuntimeError("redis-server is already running")
         args = [
-            self._executable,
+            self.executable,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self._workdir),
@@ -134,3 +135,29 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
+
+
+@pytest.fixture
+def redis_sentinel_url(redis_server: RedisServer, tmp_path: Path) -> Iterator[str]:
+    """A Sentinel monitoring ``redis_server`` as service ``main`` (quorum 1)."""
+    port = _free_port()
+    conf = tmp_path / "sentinel.conf"  # Sentinel rewrites its config file: it must be writable
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+        f"sentinel monitor main 127.0.0.1 {redis_server.port} 1\n"
+    )
+    proc = subprocess.Popen(
+        [redis_server.executable, str(conf), "--sentinel"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not _answers_ping(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis sentinel did not start")
+            time.sleep(0.01)
+        yield f"redis+sentinel://127.0.0.1:{port}/main"
+    finally:
+        proc.kill()
+        proc.wait(timeout=_START_TIMEOUT_S)

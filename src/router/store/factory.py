@@ -14,6 +14,7 @@ Supported URLs (the password, if any, is never echoed back in errors or health):
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -49,10 +50,14 @@ def create_store(
     """The process's one store; opens no connection until the first call."""
     if not redis_url:
         return MemoryStore(max_keys=memory_max_keys)
-    return RedisStore(_client(redis_url, timeout_s), timeout_s=timeout_s, cooldown_s=cooldown_s)
+    client, also_close = _client(redis_url, timeout_s)
+    return RedisStore(client, timeout_s=timeout_s, cooldown_s=cooldown_s, also_close=also_close)
 
 
-def _client(url: str, timeout_s: float) -> Redis | RedisCluster:
+_Closers = tuple[Callable[[], Awaitable[None]], ...]
+
+
+def _client(url: str, timeout_s: float) -> tuple[Redis | RedisCluster, _Closers]:
     scheme = url.partition("://")[0].lower()
     # One immediate retry on a broken connection covers the stale pooled socket after a
     # Redis restart; timeouts are not retried (the outer timeout would cut them anyway).
@@ -62,10 +67,10 @@ def _client(url: str, timeout_s: float) -> Redis | RedisCluster:
         "retry": Retry(NoBackoff(), 1),
     }
     if scheme in ("redis", "rediss", "unix"):
-        return Redis.from_url(url, **options)
+        return Redis.from_url(url, **options), ()
     if scheme in ("redis+cluster", "rediss+cluster"):
         plain = scheme.removesuffix("+cluster") + url[len(scheme) :]
-        return RedisCluster.from_url(plain, **options)
+        return RedisCluster.from_url(plain, **options), ()
     if scheme in ("redis+sentinel", "rediss+sentinel"):
         target = parse_sentinel_url(url)
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
@@ -80,7 +85,7 @@ def _client(url: str, timeout_s: float) -> Redis | RedisCluster:
             password=target.password,
             ssl=target.tls,
         )
-        return master
+        return master, (sentinel.aclose,)
     raise ValueError(
         f"unsupported REDIS_URL scheme {scheme!r}: use redis://, rediss://, unix://, "
         "redis+sentinel:// or redis+cluster://"

@@ -46,8 +46,10 @@ class RedisStore:
         cooldown_s: float = 1.0,
         admin_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        also_close: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self._client = client
+        self._also_close = tuple(also_close)  # e.g. the Sentinel clients behind a master
         self._timeout_s = timeout_s
         self._admin_timeout_s = admin_timeout_s
         self._circuit = Circuit(cooldown_s, clock)
@@ -143,7 +145,11 @@ class RedisStore:
         return StoreHealth("redis", closed, "" if closed else self._circuit.last_error)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        try:
+            await self._client.aclose()
+        finally:
+            for close in self._also_close:
+                await close()
 
 
 def _ms(ttl_s: float) -> int:
