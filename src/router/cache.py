@@ -184,8 +184,8 @@ class ResponseCache:
         if hit is None:
             return self._report(key, Miss())
         self._report(key, hit)
-        if entry is not None and entry.cost_usd:
-            self._observer.on_avoided_cost(key.scope, entry.model, entry.cost_usd)
+        if hit.entry.cost_usd:
+            self._observer.on_avoided_cost(key.scope, hit.entry.model, hit.entry.cost_usd)
         return hit
 
     def flight(self, key: CacheKey, settings: CacheSettings, directives: CacheDirectives) -> Flight:
