@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 import pytest
 from upstream_support import (
-    LITELLM_NOISE,
     SECRET,
     WEATHER_TOOL,
     Rig,
@@ -21,8 +20,6 @@ from router.catalog import Deployment
 from router.emulators import Behaviour
 from router.errors import AttemptError, AttemptFailed
 from router.upstream import Upstream
-
-pytestmark = LITELLM_NOISE
 
 
 async def collect(

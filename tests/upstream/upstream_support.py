@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from router.catalog import Deployment, Price
 from router.config import Timeouts
 from router.emulators import (
@@ -23,14 +21,6 @@ from router.emulators import (
 from router.upstream import Upstream
 from router.upstream.litellm_adapter import LitellmUpstream
 from router.upstream.openai_compat import OpenAICompatUpstream
-
-# litellm 1.110 builds some pydantic schemas lazily, on the first streamed chunk, and pydantic
-# warns that litellm's ``ChatCompletionThinkingBlock`` TypedDict uses ``ReadOnly``: litellm's
-# noise, not router's, and under ``filterwarnings=error`` it would fail whichever call comes
-# first. Test modules that drive litellm carry this mark.
-LITELLM_NOISE = pytest.mark.filterwarnings(
-    r"ignore:Item .* on TypedDict class .* is using the `ReadOnly` qualifier:UserWarning"
-)
 
 # Shaped like a real key, so the scrubbing of both the exact value and key shapes is exercised.
 SECRET = "sk-test-0123456789abcdefSECRET"

@@ -2,8 +2,8 @@
 
 litellm is imported on first use, in a worker thread (it takes seconds, and must not stall
 the event loop or any other request), with its price map read from the package rather than
-fetched, and with its debug banners, stream logging and callbacks off. It never retries:
-retries belong to ``dispatch`` alone.
+fetched, and with its debug banners, stream logging and callbacks off (``load_litellm``).
+It never retries: retries belong to ``dispatch`` alone.
 
 Request bodies: only the OpenAI Chat Completions parameters in ``FORWARDED_PARAMS`` go to
 litellm, with ``drop_params=True``, so an OpenAI parameter the provider does not support is
@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import time
+import warnings
 from typing import Any
 
 import httpx
@@ -68,16 +70,33 @@ _OWN_CLIENT_PROVIDERS = frozenset({"anthropic"})
 _NOT_OPENAI = ("provider_specific_fields", "citations")
 
 
-def load_litellm() -> Any:
+def _import_litellm() -> None:
     # The environment must say "local price map" before the import, or litellm fetches it.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    importlib.import_module("litellm")
+
+
+def load_litellm() -> Any:
+    """Import (seconds, the first time) and configure litellm; call on one thread at a time."""
+    _import_litellm()
     import litellm
+    from litellm.types import utils as types
 
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
     litellm.disable_streaming_logging = True  # no per-chunk logging work
     litellm.callbacks = []
     litellm.success_callback = []
     litellm.failure_callback = []
+    # litellm builds some pydantic schemas lazily, on the first answer, and pydantic warns
+    # while building them that litellm's thinking-block TypedDict uses ``ReadOnly``. Built
+    # here, with that one warning ignored, they keep litellm's noise out of router's logs,
+    # and out of the first attempt where warnings are errors (tests).
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", r"Item .* is using the `ReadOnly` qualifier", category=UserWarning
+        )
+        types.Delta(content="")
+        types.Message(content="")
     return litellm
 
 
@@ -95,7 +114,10 @@ class LitellmUpstream:
                 self._loading = asyncio.Lock()
             async with self._loading:
                 if self._litellm is None:
-                    self._litellm = await asyncio.to_thread(load_litellm)
+                    # The slow import runs off the event loop; configuring stays on it, as
+                    # ``catch_warnings`` must not race other threads.
+                    await asyncio.to_thread(_import_litellm)
+                    self._litellm = load_litellm()
         return self._litellm
 
     async def _kwargs(
