@@ -22,11 +22,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.responses import Response
 
+from router.api import admin
 from router.api.openai import json_response, routes
-from router.auth import Authenticator, Principal
-from router.config import config_files
-from router.decision import Decision, direct
-from router.dispatch import AttemptObserver, AttemptOutcome, Dispatcher
+from router.auth import Authenticator
+from router.checker import load_checked
+from router.config import ServerSpec, config_files
+from router.dispatch import Dispatcher
 from router.errors import (
     InvalidRequest,
     MethodNotAllowed,
@@ -36,48 +37,14 @@ from router.errors import (
 from router.metrics import Metrics
 from router.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from router.pipeline import Decider, Pipeline
-from router.runtime import Config, load_config
+from router.routing import LiveObserver, PolicyDecider
+from router.runtime import Config
+from router.signals import Signals, SignalSettings
 from router.upstream import Upstream
 from router.upstream.select import default_upstreams
-from router.wire import ParsedRequest
 from router.yamlsrc import ConfigError
 
 log = logging.getLogger("router")
-
-
-def direct_decider(
-    request: ParsedRequest, principal: Principal, headers: Mapping[str, str], config: Config
-) -> Decision:
-    model = config.catalog.get(request.chat.model)
-    if model is None:
-        known = ", ".join(sorted(config.catalog.models)) or "(none)"
-        raise NotFound(
-            f"The model '{request.chat.model}' does not exist; available: {known}",
-            param="model",
-            code="model_not_found",
-        )
-    return direct(model.name, model.deployments)
-
-
-class MetricsObserver:
-    """Feeds attempt outcomes to Prometheus (and, with policies, to live signals)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._m = metrics
-
-    def may_try(self, deployment: Any) -> bool:
-        return True
-
-    def attempt_finished(self, outcome: AttemptOutcome) -> None:
-        d = outcome.deployment
-        result = "success" if outcome.ok else (outcome.error.kind if outcome.error else "error")
-        self._m.upstream_attempts.labels(d.name, d.provider, result).inc()
-        self._m.upstream_attempt_duration.labels(d.name, d.provider, result).observe(
-            outcome.duration_s
-        )
-        if outcome.retry:
-            reason = outcome.error.kind if outcome.error else "retry"
-            self._m.retries.labels(d.name, reason).inc()
 
 
 class RouterState:
@@ -109,7 +76,7 @@ class RouterState:
         if self.config_path is None:
             return False
         try:
-            new = load_config(self.config_path)
+            new = load_checked(self.config_path)
         except ConfigError as exc:
             self.last_reload_error = str(exc)
             self.metrics.policy_reloads.labels("failure").inc()
@@ -142,11 +109,14 @@ class RouterState:
             self.metrics.requests_in_flight.dec()
 
     def model_cards(self) -> list[dict[str, Any]]:
-        created = 0
-        return [
-            {"id": name, "object": "model", "created": created, "owned_by": "router"}
-            for name in sorted(self._config.catalog.models)
+        """Logical models, then policies and their aliases: every name a client may send."""
+        policies = self._config.policies
+        names = [
+            *sorted(self._config.catalog.models),
+            *sorted(policies.policies),
+            *sorted(policies.aliases),
         ]
+        return [{"id": n, "object": "model", "created": 0, "owned_by": "router"} for n in names]
 
     async def readiness(self) -> dict[str, Any]:
         report: dict[str, Any] = {
@@ -164,20 +134,26 @@ def create_app(
     upstream: Upstream | None = None,
     metrics: Metrics | None = None,
     decide: Decider | None = None,
-    observer: Callable[[Metrics], AttemptObserver] | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     watch_interval_s: float | None = 1.0,
 ) -> FastAPI:
     path = config if isinstance(config, Path) else None
-    loaded = load_config(config) if isinstance(config, Path) else config
+    loaded = load_checked(config) if isinstance(config, Path) else config
     metrics = metrics or Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
     upstreams = upstream or default_upstreams()
+    signals = Signals(clock, _signal_settings(loaded.server), metrics.set_circuit_state)
 
     def build_pipeline(state: RouterState) -> Pipeline:
-        watcher = (observer or MetricsObserver)(metrics)
-        dispatcher = Dispatcher(upstreams, watcher)
-        return Pipeline(state.config, decide or direct_decider, dispatcher, metrics, clock=clock)
+        dispatcher = Dispatcher(upstreams, LiveObserver(signals, metrics))
+        return Pipeline(
+            state.config,
+            decide or PolicyDecider(signals),
+            dispatcher,
+            metrics,
+            signals,
+            clock=clock,
+        )
 
     state = RouterState(loaded, path, build_pipeline, metrics, environ)
 
@@ -210,8 +186,17 @@ def create_app(
     )
     app.state.router = state
     app.include_router(routes)
+    app.include_router(admin.routes)
     _install_error_handlers(app)
     return app
+
+
+def _signal_settings(server: ServerSpec) -> SignalSettings:
+    return SignalSettings(
+        window_s=server.signal_window_s,
+        failure_threshold=server.circuit_failures,
+        cool_down_s=server.circuit_cool_down_s,
+    )
 
 
 def _start_watching(state: RouterState, interval: float | None) -> asyncio.Task[None] | None:

@@ -9,9 +9,10 @@ and required in config where the map does not know the model (MAI-Code-1-Flash i
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from router.config import TASK_CLASSES, DeploymentSpec, Entry, ModelSpec, Timeouts
@@ -21,6 +22,7 @@ from router.yamlsrc import ConfigIssue
 OPENAI_COMPATIBLE = frozenset({"openai", "azure", "azure_ai", "openai_compatible"})
 # Capabilities assumed when neither config nor the price map says otherwise.
 _DEFAULT_CAPABILITIES = frozenset({"streaming"})
+_PRICE_MAP = "model_prices_and_context_window_backup.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +80,13 @@ class Catalog:
 @functools.cache
 def litellm_price_map() -> dict[str, Any]:
     """litellm's bundled price map, read from the installed package (no import, no network)."""
-    ref = resources.files("litellm").joinpath("model_prices_and_context_window_backup.json")
+    # find_spec locates the package without importing it (importing litellm takes seconds).
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / _PRICE_MAP
     try:
-        data: dict[str, Any] = json.loads(ref.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data

@@ -75,12 +75,12 @@ async def _demo(host: str, port: int) -> None:
 def serve(config: str, host: str, port: int, workers: int, log_level: str) -> int:
     import uvicorn
 
-    from router.runtime import load_config
+    from router.checker import load_checked
     from router.yamlsrc import ConfigError
 
     path = Path(config).resolve()
     try:
-        load_config(path)  # refuse to start on a broken config, with file:line:column
+        load_checked(path)  # refuse to start on a broken config, with file:line:column
     except ConfigError as exc:
         print(f"router: config at {path} is invalid:\n{exc}", file=sys.stderr)
         return 1

@@ -78,6 +78,9 @@ class ServerSpec(Strict):
     max_messages: int = Field(2048, gt=0)
     max_in_flight: int = Field(1024, gt=0, description="per worker; beyond it: 503")
     baseline_model: str | None = Field(None, description="savings are measured against it")
+    circuit_failures: int = Field(5, ge=1, description="consecutive failures that open it")
+    circuit_cool_down_s: float = Field(30.0, gt=0, description="open -> half-open after")
+    signal_window_s: float = Field(300.0, gt=0, description="latency/error window")
 
 
 class KeySpec(Strict):

@@ -36,7 +36,7 @@ class AttemptOutcome:
     duration_s: float
     ttft_s: float | None = None
     error: AttemptError | None = None
-    retry: bool = False  # this attempt was a retry on the same deployment
+    retry_of: str | None = None  # a retry on the same deployment, after a failure of this kind
     fallback_from: str | None = None  # first attempt on a fallback deployment
 
 
@@ -91,7 +91,7 @@ class _Won(Generic[T]):
     deployment: Deployment
     value: T
     t0: float
-    retry: bool
+    retry_of: str | None
     fallback_from: str | None
 
 
@@ -134,7 +134,14 @@ class Dispatcher:
         duration = self._clock() - won.t0
         self._observer.attempt_finished(
             AttemptOutcome(
-                won.deployment, True, False, duration, duration, None, won.retry, won.fallback_from
+                won.deployment,
+                True,
+                False,
+                duration,
+                duration,
+                None,
+                won.retry_of,
+                won.fallback_from,
             )
         )
         return Answer(won.deployment, won.value, budget.failures, self._clock() - started)
@@ -210,19 +217,20 @@ class Dispatcher:
                 if not self._fits(budget, 0.0):
                     raise AllAttemptsFailed(budget.failures)
                 fallback_from = previous if n == 0 else None
+                retry_of = budget.failures[-1].kind if n > 0 else None
                 t0 = self._clock()
                 try:
                     value = await self._within(budget, attempt(deployment))
                 except AttemptFailed as exc:
                     error = self._failed(
-                        deployment, exc.error, t0, stream, n > 0, fallback_from, budget
+                        deployment, exc.error, t0, stream, retry_of, fallback_from, budget
                     )
                     if error.client_fault:
                         raise AllAttemptsFailed(budget.failures) from exc
                     if not error.retryable:
                         break
                     continue
-                return _Won(deployment, value, t0, n > 0, fallback_from)
+                return _Won(deployment, value, t0, retry_of, fallback_from)
             previous = deployment.name
         raise AllAttemptsFailed(budget.failures)
 
@@ -260,7 +268,7 @@ class Dispatcher:
         error: AttemptError,
         t0: float,
         stream: bool,
-        retry: bool,
+        retry_of: str | None,
         fallback_from: str | None,
         budget: _Budget,
     ) -> AttemptError:
@@ -269,7 +277,7 @@ class Dispatcher:
         budget.failures.append(error)
         self._observer.attempt_finished(
             AttemptOutcome(
-                deployment, False, stream, self._clock() - t0, None, error, retry, fallback_from
+                deployment, False, stream, self._clock() - t0, None, error, retry_of, fallback_from
             )
         )
         return error

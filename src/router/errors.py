@@ -12,6 +12,8 @@ The tree::
     ├── RateLimited            429   upstream said slow down, and no fallback could serve
     ├── Overloaded             503   router's own in-flight limit (carries Retry-After)
     └── UpstreamFailed         502/503/504
+        ├── NoHealthyDeployment  503 every candidate excluded by live signals (open circuits)
+        ├── StreamInterrupted  502   upstream failed after content reached the client (SSE)
         └── AllAttemptsFailed        every attempt of a decision failed; lists them
 
 Foreign exceptions (aiohttp, litellm) are translated at the upstream boundary into an
@@ -107,6 +109,17 @@ class UpstreamFailed(RouterError):
     status = 502
     type = "upstream_error"
     code = "upstream_error"
+
+
+class NoHealthyDeployment(UpstreamFailed):
+    status = 503
+    code = "no_healthy_deployment"
+
+
+class StreamInterrupted(UpstreamFailed):
+    """Sent as the final SSE event: the status line has already gone out as 200."""
+
+    code = "stream_interrupted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ The API layer parses before and renders after; everything per attempt lives in `
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,9 +19,17 @@ from router.auth import Principal
 from router.catalog import Deployment
 from router.decision import Decision
 from router.dispatch import Dispatcher, StreamAnswer
-from router.errors import AttemptError, AttemptFailed, InvalidRequest, RouterError, status_class
+from router.errors import (
+    AttemptError,
+    AttemptFailed,
+    InvalidRequest,
+    RouterError,
+    StreamInterrupted,
+    status_class,
+)
 from router.metrics import Metrics
 from router.runtime import Config
+from router.signals import Signals
 from router.upstream import Usage
 from router.wire import ParsedRequest
 
@@ -38,14 +46,6 @@ class Decider(Protocol):
     ) -> Decision: ...
 
 
-class StreamInterrupted(RouterError):
-    """The upstream failed after content reached the client: sent as a final SSE error."""
-
-    status = 502
-    type = "upstream_error"
-    code = "stream_interrupted"
-
-
 @dataclass(slots=True)
 class Reply:
     body: dict[str, Any]
@@ -54,7 +54,7 @@ class Reply:
 
 @dataclass(slots=True)
 class StreamReply:
-    chunks: AsyncIterator[dict[str, Any]]  # may raise StreamInterrupted after the first chunk
+    chunks: AsyncGenerator[dict[str, Any], None]  # may raise StreamInterrupted mid-way
     headers: dict[str, str]
 
 
@@ -75,9 +75,11 @@ class Pipeline:
         decide: Decider,
         dispatcher: Dispatcher,
         metrics: Metrics,
+        signals: Signals,
         *,
         clock: Clock = time.perf_counter,
     ) -> None:
+        self._signals = signals
         self._config = config
         self._decide = decide
         self._dispatch = dispatcher
@@ -121,7 +123,7 @@ class Pipeline:
 
     async def _relay(
         self, ctx: _Context, request: ParsedRequest, answer: StreamAnswer
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Rewrite and pass chunks on; account when the stream ends, however it ends."""
         model = answer.deployment.logical_model
         want_usage = request.chat.wants_usage_in_stream
@@ -185,6 +187,7 @@ class Pipeline:
             return Bill(0.0)
         charge = bill(ctx.config.catalog, deployment, usage, ctx.config.server.baseline_model)
         if usage is not None:
+            self._signals.record_usage(model, ctx.decision.task, usage.completion_tokens)
             m.record_tokens(model, deployment.name, usage.prompt_tokens, usage.completion_tokens)
             m.record_cost(
                 policy,

@@ -26,7 +26,7 @@ from router.catalog import Catalog, Deployment
 from router.classify import Features
 from router.config import TASK_CLASSES
 from router.decision import Candidate, Decision, Exclusion
-from router.errors import InvalidRequest, NotFound, UpstreamFailed
+from router.errors import InvalidRequest, NoHealthyDeployment, NotFound
 from router.policy_spec import Objective, Policy, PolicySet, Rule
 from router.signals import SignalSnapshot
 from router.wire import ChatRequest
@@ -35,14 +35,6 @@ OBJECTIVE_HEADER = "x-router-objective"
 TASK_HEADER = "x-router-task"
 MAX_COST_HEADER = "x-router-max-cost"
 _SINGLE_OBJECTIVES = ("cost", "latency", "quality", "priority")
-
-
-class NoHealthyDeployment(UpstreamFailed):
-    """Every candidate was excluded because of live signals (open circuits, slow, failing).
-    Belongs in ``errors.py``'s tree; kept here until that module adopts it."""
-
-    status = 503
-    code = "no_healthy_deployment"
 
 
 def decide(

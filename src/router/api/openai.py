@@ -7,12 +7,14 @@ client sees why the answer stopped rather than a silent truncation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from router.auth import ANONYMOUS, Principal
 from router.errors import NotFound, Overloaded, RouterError
@@ -60,19 +62,55 @@ async def chat_completions(request: Request) -> Response:
     return _sse(reply, state.hold())
 
 
-def _sse(reply: StreamReply, slot: Any) -> StreamingResponse:
-    async def frames() -> AsyncIterator[bytes]:
-        with slot:
-            try:
-                async for chunk in reply.chunks:
-                    yield b"data: " + orjson.dumps(chunk) + b"\n\n"
-            except RouterError as exc:
-                yield b"data: " + orjson.dumps(exc.body()) + b"\n\n"
-                return
-            yield _DONE
+def _sse(reply: StreamReply, slot: contextlib.AbstractContextManager[None]) -> SSEResponse:
+    return SSEResponse(reply, slot)
 
-    headers = {**_SSE_HEADERS, **reply.headers}
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+
+class SSEResponse(Response):
+    """Server-sent events without Starlette's StreamingResponse task group: one task pumps
+    chunks, one waits for the client to leave and cancels the pump (and so the upstream
+    request) at once. Measured: the task group was the largest line of a streaming profile.
+    """
+
+    def __init__(self, reply: StreamReply, slot: contextlib.AbstractContextManager[None]) -> None:
+        # Not Response.__init__: it would add content-length: 0 for an empty initial body.
+        self.status_code = 200
+        self.background = None
+        headers = {**_SSE_HEADERS, **reply.headers, "content-type": "text/event-stream"}
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self._reply = reply
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with self._slot:
+            pump = asyncio.ensure_future(self._pump(send))
+            watch = asyncio.ensure_future(_disconnected(receive))
+            try:
+                await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (pump, watch):
+                    task.cancel()
+                await asyncio.gather(pump, watch, return_exceptions=True)
+                await self._reply.chunks.aclose()
+
+    async def _pump(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        body = b""
+        try:
+            async for chunk in self._reply.chunks:
+                body = b"data: " + orjson.dumps(chunk) + b"\n\n"
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            body = _DONE
+        except RouterError as exc:
+            body = b"data: " + orjson.dumps(exc.body()) + b"\n\n"
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 @routes.get("/v1/models")
