@@ -22,9 +22,9 @@ DEPLOYMENT = deployment_for(TARGETS[-1], "http://127.0.0.1:1")
 
 @pytest.fixture(scope="module")
 def llx() -> Any:
-    from router.upstream.litellm_adapter import load_litellm
+    from router.upstream.litellm_adapter import import_litellm
 
-    return load_litellm().exceptions
+    return import_litellm().exceptions
 
 
 @pytest.mark.parametrize(

@@ -66,37 +66,49 @@ FORWARDED_PARAMS = frozenset(
 # Providers whose litellm handler accepts our own AsyncHTTPHandler (``client=``); the others
 # use litellm's cached clients (the OpenAI-SDK-based ones expect an SDK client there).
 _OWN_CLIENT_PROVIDERS = frozenset({"anthropic"})
+_READONLY_NOISE = r"Items? .* using the `ReadOnly` qualifier"
 # litellm-only keys on its response objects that are not part of the OpenAI shape.
 _NOT_OPENAI = ("provider_specific_fields", "citations")
 
 
-def _import_litellm() -> None:
+def import_litellm() -> Any:
+    """Import litellm (seconds, the first time) without it fetching anything."""
     # The environment must say "local price map" before the import, or litellm fetches it.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    importlib.import_module("litellm")
+    return importlib.import_module("litellm")
 
 
-def load_litellm() -> Any:
-    """Import (seconds, the first time) and configure litellm; call on one thread at a time."""
-    _import_litellm()
-    import litellm
-    from litellm.types import utils as types
+async def load_litellm() -> Any:
+    """Import and configure litellm, then rehearse one call and one stream offline
+    (``mock_response``), on the caller's event loop.
 
+    The rehearsal is there because litellm imports modules and builds pydantic schemas
+    lazily, on its first call, and pydantic warns while doing so that some of litellm's
+    TypedDicts use ``ReadOnly``. Done here with that one warning ignored, litellm's noise stays
+    out of router's logs, and out of the first real attempt where warnings are errors (tests).
+    """
+    litellm = await asyncio.to_thread(import_litellm)  # off the loop: other requests go on
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
     litellm.disable_streaming_logging = True  # no per-chunk logging work
     litellm.callbacks = []
     litellm.success_callback = []
     litellm.failure_callback = []
-    # litellm builds some pydantic schemas lazily, on the first answer, and pydantic warns
-    # while building them that litellm's thinking-block TypedDict uses ``ReadOnly``. Built
-    # here, with that one warning ignored, they keep litellm's noise out of router's logs,
-    # and out of the first attempt where warnings are errors (tests).
+    rehearsal = {
+        "model": "anthropic/rehearsal",
+        "messages": [{"role": "user", "content": "hi"}],
+        "mock_response": "ok",
+        "num_retries": 0,
+    }
+    # catch_warnings is process-wide: this window is a few milliseconds, once per process, and
+    # only adds an "ignore" for one message.
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", r"Item .* is using the `ReadOnly` qualifier", category=UserWarning
+        warnings.filterwarnings("ignore", _READONLY_NOISE, category=UserWarning)
+        await litellm.acompletion(**rehearsal)
+        stream = await litellm.acompletion(
+            **rehearsal, stream=True, stream_options={"include_usage": True}
         )
-        types.Delta(content="")
-        types.Message(content="")
+        async for _ in stream:
+            pass
     return litellm
 
 
@@ -114,10 +126,7 @@ class LitellmUpstream:
                 self._loading = asyncio.Lock()
             async with self._loading:
                 if self._litellm is None:
-                    # The slow import runs off the event loop; configuring stays on it, as
-                    # ``catch_warnings`` must not race other threads.
-                    await asyncio.to_thread(_import_litellm)
-                    self._litellm = load_litellm()
+                    self._litellm = await load_litellm()
         return self._litellm
 
     async def _kwargs(
