@@ -101,9 +101,10 @@ async def test_a_streaming_waiter_gets_the_answer_as_chunks(cache: ResponseCache
     upstream = CountingUpstream()
     plain = cache.key(chat(), "fast", "team:a")
     streamed = cache.key(chat(stream=True), "fast", "team:a")
-    leader, waiter = await asyncio.gather(
-        serve(cache, plain, upstream), serve(cache, streamed, upstream)
-    )
+    leading = asyncio.create_task(serve(cache, plain, upstream))
+    await asyncio.sleep(0.05)  # the plain request now holds the lease
+    waiter = await serve(cache, streamed, upstream)
+    leader = await leading
     assert (leader[0], waiter[0]) == ("leader", "coalesced")
     chunks = waiter[1].chunks
     assert chunks is not None
