@@ -195,7 +195,8 @@ class LitellmUpstream:
         try:
             async with asyncio.timeout(min(t.connect_s + t.ttft_s, t.total_s)):
                 wrapper = await lib.acompletion(**kwargs)
-                first = await anext(aiter(wrapper))
+                chunks = aiter(wrapper)
+                first = await anext(chunks)
         except StopAsyncIteration:
             await _close_quietly(wrapper)
             raise AttemptFailed(
@@ -210,7 +211,7 @@ class LitellmUpstream:
             if isinstance(exc, Exception):
                 raise AttemptFailed(from_litellm(deployment, exc, secret)) from exc
             raise
-        return LitellmStream(deployment, wrapper, first, secret, deadline)
+        return LitellmStream(deployment, wrapper, chunks, first, secret, deadline)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -230,13 +231,14 @@ class LitellmStream:
         self,
         deployment: Deployment,
         wrapper: Any,
+        chunks: Any,
         first: Any,
         secret: str | None,
         deadline: float,
     ) -> None:
         self._deployment = deployment
         self._wrapper = wrapper
-        self._chunks = aiter(wrapper)
+        self._chunks = chunks
         self._pending: Any = first
         self._secret = secret
         self._deadline = deadline
