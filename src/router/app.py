@@ -25,6 +25,8 @@ from starlette.responses import Response
 from router.api import admin
 from router.api.openai import json_response, routes
 from router.auth import Authenticator
+from router.cache import ResponseCache
+from router.cache_use import CacheUse, MetricsCacheObserver
 from router.checker import load_checked
 from router.config import ServerSpec, config_files
 from router.dispatch import Dispatcher
@@ -40,6 +42,7 @@ from router.pipeline import Decider, Pipeline
 from router.routing import LiveObserver, PolicyDecider
 from router.runtime import Config
 from router.signals import Signals, SignalSettings
+from router.store import Store, create_store
 from router.upstream import Upstream
 from router.upstream.select import default_upstreams
 from router.yamlsrc import ConfigError
@@ -58,7 +61,9 @@ class RouterState:
         pipeline_factory: Callable[[RouterState], Pipeline],
         metrics: Metrics,
         environ: Mapping[str, str] | None,
+        cache: ResponseCache,
     ) -> None:
+        self.cache = cache
         self._config = config
         self.config_path = config_path
         self.metrics = metrics
@@ -125,6 +130,13 @@ class RouterState:
         }
         if self.last_reload_error:
             report["config"]["last_reload_error"] = self.last_reload_error.splitlines()[0]
+        # A degraded store slows router down (no cache) but does not make it unready.
+        health = self.cache.health()
+        report["store"] = {
+            "backend": health.backend,
+            "healthy": health.healthy,
+            "detail": health.detail,
+        }
         return report
 
 
@@ -134,6 +146,7 @@ def create_app(
     upstream: Upstream | None = None,
     metrics: Metrics | None = None,
     decide: Decider | None = None,
+    store: Store | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     watch_interval_s: float | None = 1.0,
@@ -143,6 +156,10 @@ def create_app(
     metrics = metrics or Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
     upstreams = upstream or default_upstreams()
     signals = Signals(clock, _signal_settings(loaded.server), metrics.set_circuit_state)
+    env = os.environ if environ is None else environ
+    shared = store or create_store(env.get("REDIS_URL") or None)
+    cache_observer = MetricsCacheObserver(metrics)
+    cache = CacheUse(ResponseCache(shared, cache_observer), cache_observer)
 
     def build_pipeline(state: RouterState) -> Pipeline:
         dispatcher = Dispatcher(upstreams, LiveObserver(signals, metrics))
@@ -152,10 +169,11 @@ def create_app(
             dispatcher,
             metrics,
             signals,
+            cache,
             clock=clock,
         )
 
-    state = RouterState(loaded, path, build_pipeline, metrics, environ)
+    state = RouterState(loaded, path, build_pipeline, metrics, environ, cache.cache)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -168,6 +186,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             await upstreams.aclose()
+            await shared.aclose()
             metrics.mark_process_dead()
 
     # Outermost first: the request id exists before anything can fail.

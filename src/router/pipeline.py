@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from router.accounting import Bill, bill, format_usd
 from router.auth import Principal
+from router.cache_entry import CacheResult, Hit
+from router.cache_use import CacheTurn, CacheUse, replay
 from router.catalog import Deployment
 from router.decision import Decision
 from router.dispatch import Dispatcher, StreamAnswer
@@ -76,9 +78,11 @@ class Pipeline:
         dispatcher: Dispatcher,
         metrics: Metrics,
         signals: Signals,
+        cache: CacheUse,
         *,
         clock: Clock = time.perf_counter,
     ) -> None:
+        self._cache = cache
         self._signals = signals
         self._config = config
         self._decide = decide
@@ -96,10 +100,18 @@ class Pipeline:
     ) -> Reply | StreamReply:
         started = self._clock()
         config = self._config()
-        decision = self._decide(request, principal, headers, config)
+        try:
+            deadline = _deadline(headers)
+            decision = self._decide(request, principal, headers, config)
+        except RouterError as exc:
+            self._refused(exc, request.stream, started)
+            raise
         ctx = _Context(config, decision, started, request.stream)
         self._metrics.routing_decisions.labels(decision.policy, decision.rule, decision.model).inc()
-        deadline = _deadline(headers)
+        turn = await self._cache.open(decision, request, principal, headers)
+        await self._cache.join_flight(turn)
+        if turn.hit is not None:
+            return self._from_cache(ctx, turn, turn.hit)
         try:
             if request.stream:
                 answer = await self._dispatch.open_stream(
@@ -107,29 +119,62 @@ class Pipeline:
                 )
             else:
                 done = await self._dispatch.complete(decision, request.body, deadline_s=deadline)
-        except RouterError as exc:
-            self._finish(ctx, None, exc.status, None, upstream_s=self._clock() - started, error=exc)
+        except BaseException as exc:
+            await self._cache.land(turn)
+            if isinstance(exc, RouterError):
+                self._finish(ctx, None, exc.status, None, self._clock() - started, turn, exc)
             raise
         if request.stream:
             self._count_fallbacks(ctx, answer.failures, answer.deployment)
-            est = _estimate(config, answer.deployment, request)
-            headers_out = _headers(decision, answer.deployment, est, "estimate")
-            return StreamReply(self._relay(ctx, request, answer), headers_out)
+            est = _estimate(answer.deployment, request)
+            out = _headers(decision, answer.deployment, est, "estimate", turn.result)
+            return StreamReply(self._relay(ctx, request, answer, turn), out)
         self._count_fallbacks(ctx, done.failures, done.deployment)
         body = done.completion.body
         body["model"] = done.deployment.logical_model
-        charge = self._finish(ctx, done.deployment, 200, done.completion.usage, done.upstream_s)
-        return Reply(body, _headers(decision, done.deployment, charge.cost_usd, "actual"))
+        usage = done.completion.usage
+        charge = self._bill(ctx, done.deployment, usage)
+        try:
+            await self._cache.keep(turn, done.deployment, usage, charge.cost_usd, completion=body)
+        finally:
+            await self._cache.land(turn)
+        self._finish(ctx, done.deployment, 200, usage, done.upstream_s, turn, charge=charge)
+        out = _headers(decision, done.deployment, charge.cost_usd, "actual", turn.result)
+        return Reply(body, out)
+
+    def _from_cache(self, ctx: _Context, turn: CacheTurn, hit: Hit) -> Reply | StreamReply:
+        entry = hit.entry
+        m = self._metrics
+        stream = "true" if ctx.stream else "false"
+        total = self._clock() - ctx.started
+        m.requests.labels(ctx.decision.policy, entry.model, "2xx", turn.result.value).inc()
+        m.request_duration.labels(ctx.decision.policy, entry.model, stream).observe(total)
+        m.overhead.labels(stream).observe(total)
+        headers = {
+            "x-router-policy": ctx.decision.policy,
+            "x-router-model": entry.model,
+            "x-router-deployment": entry.deployment,
+            "x-router-reason": f"cache hit ({hit.age_s:.0f}s old); {ctx.decision.reason}",
+            "x-router-cost-usd": "0",
+            "x-router-cost-basis": "actual",
+            "x-router-cache": turn.result.value,
+        }
+        if hit.chunks is not None:
+            return StreamReply(replay(hit.chunks), headers)
+        assert hit.completion is not None
+        return Reply(dict(hit.completion), headers)
 
     async def _relay(
-        self, ctx: _Context, request: ParsedRequest, answer: StreamAnswer
+        self, ctx: _Context, request: ParsedRequest, answer: StreamAnswer, turn: CacheTurn
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """Rewrite and pass chunks on; account when the stream ends, however it ends."""
+        """Rewrite and pass chunks on; account (and cache a complete answer) when the stream
+        ends, however it ends."""
         model = answer.deployment.logical_model
         want_usage = request.chat.wants_usage_in_stream
+        kept: list[dict[str, Any]] | None = [] if turn.collecting else None
         usage: Usage | None = None
         error: AttemptError | None = None
-        status = 200
+        status = 499  # until the stream completes: the client went away
         first_at = self._clock() - ctx.started
         # Router's own time in a stream is what it spent before the first chunk was ready;
         # after that it only relays, so the rest counts as upstream wait.
@@ -140,21 +185,21 @@ class Pipeline:
         try:
             async for chunk in _join(answer.first, answer.chunks):
                 chunk["model"] = model
-                found = Usage.from_openai(chunk.get("usage"))
-                if found is not None:
-                    usage = found
+                if kept is not None:
+                    kept.append(chunk)
+                if "usage" in chunk:
+                    found = Usage.from_openai(chunk["usage"])
+                    usage = found or usage
                     if not want_usage:
                         if not chunk.get("choices"):
                             continue  # the usage-only chunk the client did not ask for
-                        chunk.pop("usage", None)
-                elif "usage" in chunk and not want_usage:
-                    chunk.pop("usage")
+                        chunk = {k: v for k, v in chunk.items() if k != "usage"}
                 yield chunk
+            status = 200
         except AttemptFailed as exc:
             error = exc.error
             status = 502
-            reason = exc.error.kind
-            self._metrics.stream_interruptions.labels(answer.deployment.name, reason).inc()
+            self._metrics.stream_interruptions.labels(answer.deployment.name, error.kind).inc()
             raise StreamInterrupted(
                 f"upstream stream failed after it started: {exc.error.describe()}"
             ) from exc
@@ -162,7 +207,26 @@ class Pipeline:
             await answer.source.aclose()
             duration = self._clock() - ctx.started
             self._dispatch.stream_finished(answer, duration, error)
-            self._finish(ctx, answer.deployment, status, usage, duration - own)
+            charge = self._bill(ctx, answer.deployment, usage)
+            try:
+                if status == 200 and kept is not None:
+                    await self._cache.keep(
+                        turn, answer.deployment, usage, charge.cost_usd, chunks=kept
+                    )
+            finally:
+                await self._cache.land(turn)
+            self._finish(ctx, answer.deployment, status, usage, duration - own, turn, charge=charge)
+
+    def _bill(self, ctx: _Context, deployment: Deployment, usage: Usage | None) -> Bill:
+        return bill(ctx.config.catalog, deployment, usage, ctx.config.server.baseline_model)
+
+    def _refused(self, error: RouterError, stream: bool, started: float) -> None:
+        """A request refused before any decision: no policy or model to name."""
+        m = self._metrics
+        total = self._clock() - started
+        m.requests.labels("none", "none", status_class(error.status), "bypass").inc()
+        m.request_errors.labels("none", "none", error.code or error.type).inc()
+        m.overhead.labels("true" if stream else "false").observe(total)
 
     def _finish(
         self,
@@ -171,33 +235,33 @@ class Pipeline:
         status: int,
         usage: Usage | None,
         upstream_s: float,
+        turn: CacheTurn,
         error: RouterError | None = None,
-    ) -> Bill:
+        *,
+        charge: Bill | None = None,
+    ) -> None:
         m = self._metrics
         policy = ctx.decision.policy
         model = deployment.logical_model if deployment else ctx.decision.model
         total = self._clock() - ctx.started
         stream = "true" if ctx.stream else "false"
-        m.requests.labels(policy, model, status_class(status), "none").inc()
+        m.requests.labels(policy, model, status_class(status), turn.result.value).inc()
         m.request_duration.labels(policy, model, stream).observe(total)
         m.overhead.labels(stream).observe(max(total - upstream_s, 0.0))
         if error is not None:
             m.request_errors.labels(policy, model, error.code or error.type).inc()
-        if deployment is None:
-            return Bill(0.0)
-        charge = bill(ctx.config.catalog, deployment, usage, ctx.config.server.baseline_model)
-        if usage is not None:
-            self._signals.record_usage(model, ctx.decision.task, usage.completion_tokens)
-            m.record_tokens(model, deployment.name, usage.prompt_tokens, usage.completion_tokens)
-            m.record_cost(
-                policy,
-                model,
-                deployment.name,
-                charge.cost_usd,
-                charge.baseline,
-                charge.baseline_cost_usd,
-            )
-        return charge
+        if deployment is None or usage is None or charge is None:
+            return
+        self._signals.record_usage(model, ctx.decision.task, usage.completion_tokens)
+        m.record_tokens(model, deployment.name, usage.prompt_tokens, usage.completion_tokens)
+        m.record_cost(
+            policy,
+            model,
+            deployment.name,
+            charge.cost_usd,
+            charge.baseline,
+            charge.baseline_cost_usd,
+        )
 
     def _count_fallbacks(
         self, ctx: _Context, failures: list[AttemptError], served: Deployment
@@ -216,14 +280,17 @@ async def _join(
         yield chunk
 
 
-def _estimate(config: Config, deployment: Deployment, request: ParsedRequest) -> float:
+def _estimate(deployment: Deployment, request: ParsedRequest) -> float:
     """Stream headers leave before usage is known: send the prompt's estimated cost."""
     chars = sum(len(m.content) if isinstance(m.content, str) else 0 for m in request.chat.messages)
     return deployment.price.cost(chars // 4, 0)
 
 
-def _headers(decision: Decision, deployment: Deployment, cost: float, basis: str) -> dict[str, str]:
+def _headers(
+    decision: Decision, deployment: Deployment, cost: float, basis: str, cache: CacheResult
+) -> dict[str, str]:
     return {
+        "x-router-cache": cache.value,
         "x-router-policy": decision.policy,
         "x-router-model": deployment.logical_model,
         "x-router-deployment": deployment.name,

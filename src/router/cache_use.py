@@ -1,0 +1,142 @@
+"""How one request uses the response cache, so the pipeline reads as a straight line:
+``open`` (key, directives, lookup), ``flight`` (single flight after a miss), ``keep``
+(store a finished answer), and ``replay`` (a hit in the shape this request wants).
+
+Caching is per decision (``decision.cache``: mode and TTL, from the policy) and per request
+(``Cache-Control``). The tenant namespace comes from the caller's key or team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from router.auth import Principal
+from router.cache import CacheDirectives, CacheKey, ResponseCache
+from router.cache_entry import CachedUsage, CacheEntry, CacheObserver, CacheResult, Hit
+from router.cache_flight import Flight
+from router.catalog import Deployment
+from router.decision import Decision
+from router.metrics import Metrics
+from router.upstream import Usage
+from router.wire import ParsedRequest
+
+
+class MetricsCacheObserver:
+    """``CacheObserver`` -> Prometheus. ``scope`` is the policy or logical model asked for."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+
+    def on_result(self, scope: str, result: CacheResult) -> None:
+        self._m.cache_requests.labels(scope, result.value).inc()
+
+    def on_coalesced(self, scope: str) -> None:
+        self._m.cache_requests.labels(scope, "coalesced").inc()
+
+    def on_avoided_cost(self, scope: str, model: str, usd: float) -> None:
+        self._m.cache_avoided_cost_usd.labels(scope, model).inc(usd)
+
+    def on_store_error(self, operation: str) -> None:
+        self._m.redis_errors.labels(operation).inc()
+
+
+@dataclass(slots=True)
+class CacheTurn:
+    """One request's dealings with the cache; ``result`` is its ``x-router-cache`` value."""
+
+    key: CacheKey | None  # None when the decision does not cache at all
+    decision: Decision
+    directives: CacheDirectives
+    result: CacheResult
+    hit: Hit | None = None
+    flight: Flight | None = None
+
+    @property
+    def collecting(self) -> bool:
+        """Whether a streamed answer should be kept chunk by chunk for storing."""
+        return (
+            self.key is not None
+            and self.decision.cache.mode.writes
+            and not (self.directives.no_store)
+        )
+
+
+class CacheUse:
+    def __init__(self, cache: ResponseCache, observer: CacheObserver) -> None:
+        self.cache = cache
+        self._observer = observer
+
+    async def open(
+        self,
+        decision: Decision,
+        request: ParsedRequest,
+        principal: Principal,
+        headers: Mapping[str, str],
+    ) -> CacheTurn:
+        scope = decision.model if decision.policy == "direct" else decision.policy
+        directives = CacheDirectives.parse(headers.get("cache-control"))
+        mode = decision.cache.mode
+        if not (mode.reads or mode.writes):
+            # The common case on the hot path: skip hashing the request for a key.
+            self._observer.on_result(scope, CacheResult.BYPASS)
+            return CacheTurn(None, decision, directives, CacheResult.BYPASS)
+        key = self.cache.key(request.chat, scope, principal.namespace)
+        found = await self.cache.lookup(key, decision.cache, directives)
+        hit = found if isinstance(found, Hit) else None
+        return CacheTurn(key, decision, directives, found.result, hit)
+
+    async def join_flight(self, turn: CacheTurn) -> None:
+        """After a miss: wait for an identical request already in flight, or lead."""
+        if turn.key is None or turn.result is not CacheResult.MISS:
+            return  # bypassed: no coordination
+        flight = self.cache.flight(turn.key, turn.decision.cache, turn.directives)
+        await flight.__aenter__()
+        if flight.hit is not None:
+            turn.hit, turn.result = flight.hit, CacheResult.HIT
+            await flight.__aexit__(None, None, None)
+            return
+        turn.flight = flight
+
+    async def land(self, turn: CacheTurn) -> None:
+        """Leave the flight (after storing, so waiters get the answer)."""
+        if turn.flight is not None:
+            flight, turn.flight = turn.flight, None
+            await flight.__aexit__(None, None, None)
+
+    async def keep(
+        self,
+        turn: CacheTurn,
+        deployment: Deployment,
+        usage: Usage | None,
+        cost_usd: float,
+        *,
+        completion: dict[str, Any] | None = None,
+        chunks: list[dict[str, Any]] | None = None,
+    ) -> CacheResult:
+        if turn.key is None:
+            return CacheResult.BYPASS
+        cached_usage = None if usage is None else CachedUsage(*_pair(usage))
+        entry = CacheEntry(
+            deployment.logical_model,
+            deployment.name,
+            cached_usage,
+            cost_usd,
+            completion=completion,
+            chunks=chunks,
+        )
+        result = await self.cache.store(turn.key, entry, turn.decision.cache, turn.directives)
+        if result is CacheResult.STORED:
+            turn.result = result
+        return result
+
+
+async def replay(chunks: list[dict[str, Any]]) -> AsyncGenerator[dict[str, Any], None]:
+    """A cached stream, chunk by chunk; copies, since cached bodies are shared."""
+    for chunk in chunks:
+        yield dict(chunk)
+
+
+def _pair(usage: Usage) -> tuple[int, int]:
+    return usage.prompt_tokens, usage.completion_tokens
