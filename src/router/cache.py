@@ -196,7 +196,7 @@ class ResponseCache:
             key.lease_key,
             can_read=settings.mode.reads and not directives.no_cache,
             can_write=settings.mode.writes and not directives.no_store and settings.ttl_s > 0,
-            to_hit=lambda entry: self._coalesced(key, entry),
+            to_hit=lambda entry: self._coalesced(key, entry, directives.max_age_s),
         )
 
     async def store(
@@ -258,8 +258,8 @@ class ResponseCache:
             completion.setdefault("usage", usage)
         return Hit(entry, age, completion=completion)
 
-    def _coalesced(self, key: CacheKey, entry: CacheEntry) -> Hit | None:
-        hit = self._hit(key, entry, None)
+    def _coalesced(self, key: CacheKey, entry: CacheEntry, max_age_s: int | None) -> Hit | None:
+        hit = self._hit(key, entry, max_age_s)  # a stored entry found while waiting: may be old
         if hit is not None:
             self._observer.on_coalesced(key.scope)
             if entry.cost_usd:
