@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import openai
+from test_openai_sdk import TOOLS
 
 from support.stack import Emulators, RunningRouter
-from test_openai_sdk import TOOLS
 
 
 def _client(router: RunningRouter) -> openai.OpenAI:
@@ -17,13 +17,16 @@ def _client(router: RunningRouter) -> openai.OpenAI:
 def test_claude_non_streaming(router: RunningRouter, emulators: Emulators) -> None:
     reply = _client(router).chat.completions.create(
         model="claude-sonnet",
-        messages=[{"role": "system", "content": "be brief"},
-                  {"role": "user", "content": "hello claude"}],
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hello claude"},
+        ],
         max_tokens=50,
     )
     assert reply.model == "claude-sonnet"
     assert reply.choices[0].message.content
-    assert reply.usage is not None and reply.usage.prompt_tokens > 0
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens > 0
     sent = emulators.anthropic.requests[-1]
     assert sent.path == "/v1/messages"
     assert sent.body["model"] == "claude-sonnet-4-5"
@@ -48,7 +51,10 @@ def test_claude_tool_round_trip(router: RunningRouter) -> None:
     client = _client(router)
     messages: list[dict[str, object]] = [{"role": "user", "content": "weather in Oslo?"}]
     first = client.chat.completions.create(
-        model="claude-sonnet", messages=messages, tools=TOOLS, tool_choice="required",  # type: ignore[arg-type]
+        model="claude-sonnet",
+        messages=messages,
+        tools=TOOLS,
+        tool_choice="required",  # type: ignore[arg-type]
         max_tokens=100,
     )
     call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
@@ -57,6 +63,9 @@ def test_claude_tool_round_trip(router: RunningRouter) -> None:
     messages.append(first.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "snow, -3C"})
     second = client.chat.completions.create(
-        model="claude-sonnet", messages=messages, tools=TOOLS, max_tokens=100  # type: ignore[arg-type]
+        model="claude-sonnet",
+        messages=messages,
+        tools=TOOLS,
+        max_tokens=100,  # type: ignore[arg-type]
     )
     assert "snow" in (second.choices[0].message.content or "")

@@ -100,7 +100,8 @@ def test_stream_is_replayed_chunk_by_chunk_and_serves_plain_requests(
     assert headers["x-router-cache"] == "miss"
     again, again_pieces, again_headers = _stream_text(router)
     assert again_headers["x-router-cache"] == "hit"
-    assert again_pieces == pieces and again == text
+    assert again_pieces == pieces
+    assert again == text
     assert len(pieces) > 3  # replayed as chunks, not one aggregated blob
     plain = _ask(router, "stream and cache")
     assert plain.headers["x-router-cache"] == "hit"

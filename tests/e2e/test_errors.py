@@ -79,6 +79,7 @@ def test_body_over_limit_is_413(start_router: RouterFactory, config_dir: Path) -
     running = start_router(config_dir)
     big = {**HELLO, "messages": [{"role": "user", "content": "x" * 5000}]}
     _error(_post(running, big), 413)
+
     # Without Content-Length (chunked), the limit holds while reading.
     def chunks() -> Any:
         yield orjson.dumps(big)
@@ -87,9 +88,7 @@ def test_body_over_limit_is_413(start_router: RouterFactory, config_dir: Path) -
     _error(resp, 413)
 
 
-def test_auth_missing_and_wrong_key_are_401(
-    start_router: RouterFactory, config_dir: Path
-) -> None:
+def test_auth_missing_and_wrong_key_are_401(start_router: RouterFactory, config_dir: Path) -> None:
     env = {**os.environ, "ROUTER_MASTER_KEY": "master-secret-123"}
     running = start_router(config_dir, environ=env)
     err = _error(_post(running, HELLO), 401)
@@ -109,7 +108,8 @@ def test_upstream_429_everywhere_is_429_with_retry_after(
     emulators.azure.plan(Behaviour(status=429, retry_after=30), times=10)
     resp = _post(router, HELLO)
     err = _error(resp, 429)
-    assert "gpt-4o@openai" in err["message"] and "gpt-4o@azure" in err["message"]
+    assert "gpt-4o@openai" in err["message"]
+    assert "gpt-4o@azure" in err["message"]
     assert int(resp.headers["retry-after"]) >= 1
 
 
@@ -124,10 +124,13 @@ def test_all_deployments_failing_is_502_naming_attempts_without_secrets(
     assert os.environ[DEMO_KEY_ENV] not in err["message"]
 
 
-def test_upstream_timeouts_are_504(start_router: RouterFactory, config_dir: Path,
-                                   emulators: Emulators) -> None:
-    text = (config_dir / "router.yaml").read_text().replace(
-        "        api_key_env:", "        timeouts: {total_s: 0.3}\n        api_key_env:"
+def test_upstream_timeouts_are_504(
+    start_router: RouterFactory, config_dir: Path, emulators: Emulators
+) -> None:
+    text = (
+        (config_dir / "router.yaml")
+        .read_text()
+        .replace("        api_key_env:", "        timeouts: {total_s: 0.3}\n        api_key_env:")
     )
     (config_dir / "router.yaml").write_text(text)
     running = start_router(config_dir)
@@ -150,9 +153,11 @@ def test_error_after_stream_started_is_a_final_sse_error_event(
 ) -> None:
     emulators.openai.plan(Behaviour(drop_after_chunks=3), times=1)
     with httpx.stream(
-        "POST", f"{router.v1}/chat/completions",
+        "POST",
+        f"{router.v1}/chat/completions",
         content=orjson.dumps({**HELLO, "stream": True}),
-        headers={"content-type": "application/json"}, timeout=30,
+        headers={"content-type": "application/json"},
+        timeout=30,
     ) as resp:
         assert resp.status_code == 200
         body = resp.read().decode()
@@ -166,9 +171,11 @@ def test_error_after_stream_started_is_a_final_sse_error_event(
 
 def test_sse_framing(router: RunningRouter) -> None:
     with httpx.stream(
-        "POST", f"{router.v1}/chat/completions",
+        "POST",
+        f"{router.v1}/chat/completions",
         content=orjson.dumps({**HELLO, "stream": True}),
-        headers={"content-type": "application/json"}, timeout=30,
+        headers={"content-type": "application/json"},
+        timeout=30,
     ) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
         body = resp.read().decode()

@@ -41,7 +41,8 @@ def test_non_streaming_answers_with_logical_model_and_headers(
     reply = raw.parse()
     assert reply.model == model
     assert reply.choices[0].finish_reason == "stop"
-    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens > 0
     assert raw.headers["x-router-model"] == model
     assert raw.headers["x-router-policy"] == "direct"
     assert raw.headers["x-request-id"]
@@ -63,8 +64,14 @@ def test_parameters_pass_through_untouched(router: RunningRouter, emulators: Emu
         user="alice",
     )
     sent = emulators.openai.requests[-1].body
-    for key, value in {"temperature": 0.3, "top_p": 0.9, "max_tokens": 5, "stop": ["zzz"],
-                       "seed": 7, "user": "alice"}.items():
+    for key, value in {
+        "temperature": 0.3,
+        "top_p": 0.9,
+        "max_tokens": 5,
+        "stop": ["zzz"],
+        "seed": 7,
+        "user": "alice",
+    }.items():
         assert sent[key] == value
 
 
@@ -73,7 +80,8 @@ def test_max_tokens_is_honoured_end_to_end(router: RunningRouter) -> None:
         model="gpt-4o", messages=[{"role": "user", "content": "tell me a story"}], max_tokens=3
     )
     assert reply.choices[0].finish_reason == "length"
-    assert reply.usage is not None and reply.usage.completion_tokens == 3
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens == 3
 
 
 @pytest.mark.parametrize("include_usage", [True, False])
@@ -90,7 +98,8 @@ def test_streaming_with_and_without_usage(router: RunningRouter, include_usage: 
     assert all(c.model == "gpt-4o" for c in chunks)
     usage = [c.usage for c in chunks if c.usage is not None]
     if include_usage:
-        assert len(usage) == 1 and usage[0].completion_tokens > 0
+        assert len(usage) == 1
+        assert usage[0].completion_tokens > 0
         assert chunks[-1].choices == []
     else:
         assert usage == []
@@ -102,7 +111,10 @@ def test_tool_round_trip(router: RunningRouter) -> None:
     client = _client(router)
     messages: list[dict[str, object]] = [{"role": "user", "content": "weather in Paris?"}]
     first = client.chat.completions.create(
-        model="gpt-4o", messages=messages, tools=TOOLS, tool_choice="required"  # type: ignore[arg-type]
+        model="gpt-4o",
+        messages=messages,
+        tools=TOOLS,
+        tool_choice="required",  # type: ignore[arg-type]
     )
     call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
     assert first.choices[0].finish_reason == "tool_calls"
@@ -151,7 +163,8 @@ def test_image_content_parts_pass_through(router: RunningRouter, emulators: Emul
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
     ]
     _client(router).chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": parts}]  # type: ignore[list-item]
+        model="gpt-4o",
+        messages=[{"role": "user", "content": parts}],  # type: ignore[list-item]
     )
     assert emulators.openai.requests[-1].body["messages"][0]["content"] == parts
 

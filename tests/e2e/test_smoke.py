@@ -10,4 +10,5 @@ def test_openai_sdk_non_streaming(router: RunningRouter) -> None:
     )
     assert reply.model == "gpt-4o"
     assert reply.choices[0].message.content
-    assert reply.usage is not None and reply.usage.prompt_tokens > 0
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens > 0
