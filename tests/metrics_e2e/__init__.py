@@ -1,0 +1,1 @@
+"""Metrics tests that drive router's real traffic (see traffic.py)."""
