@@ -5,23 +5,24 @@ them, and only the code that needs a key reads it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 # litellm fetches its price map from the internet at import unless told otherwise; router
 # makes no outbound call except to configured upstreams, so this is set before any import.
+# Forced, not defaults: an inherited LITELLM_LOCAL_MODEL_COST_MAP=False must not turn the
+# remote fetch back on (a test sets exactly that and checks no socket leaves loopback).
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "LITELLM_TELEMETRY": "False",
-    "LITELLM_LOG": "ERROR",
     "DO_NOT_TRACK": "1",
 }
 
 
-def make_offline(environ: dict[str, str] | None = None) -> None:
+def make_offline(environ: MutableMapping[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
-    for key, value in OFFLINE_ENV.items():
-        env.setdefault(key, value)
+    env.update(OFFLINE_ENV)
+    env.setdefault("LITELLM_LOG", "ERROR")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""router opens sockets only to loopback upstreams: no telemetry, no remote price map.
+
+Runs in a fresh interpreter with an audit hook installed before anything is imported, then
+serves one request per provider (the Anthropic one through litellm, whose import is what used
+to fetch a price map) and reports every non-loopback connect or name lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import ipaddress, json, os, socket, sys
+    outside = []
+
+    def loopback(host):
+        if host in (None, "", "localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def hook(event, args):
+        if event == "socket.connect":
+            addr = args[1]
+            if isinstance(addr, tuple) and not loopback(addr[0]):
+                outside.append(f"connect {addr[0]}:{addr[1]}")
+        elif event == "socket.getaddrinfo" and not loopback(args[0]):
+            outside.append(f"getaddrinfo {args[0]}")
+
+    sys.addaudithook(hook)
+
+    import asyncio, pathlib, tempfile
+    import httpx, uvicorn
+    os.environ["ROUTER_DEMO_PROVIDER_KEY"] = "emulator-key"
+    from router.app import create_app
+    from router.demo import Endpoints, write_demo_config
+    from router.emulators import (AnthropicEmulator, AzureFoundryEmulator,
+                                  AzureOpenAIEmulator, OpenAIEmulator)
+
+    async def main():
+        emus = [OpenAIEmulator(), AzureOpenAIEmulator(), AzureFoundryEmulator(),
+                AnthropicEmulator()]
+        for e in emus:
+            await e.start()
+        o, a, f, c = emus
+        d = pathlib.Path(tempfile.mkdtemp())
+        write_demo_config(d, Endpoints(o.url, a.url, f.url, c.url))
+        config = uvicorn.Config(create_app(d, watch_interval_s=None), port=0,
+                                log_level="warning")
+        config.load()
+        server = uvicorn.Server(config)
+        sock = config.bind_socket()
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/chat/completions"
+        statuses = {}
+        async with httpx.AsyncClient(timeout=60) as client:
+            for model in ("gpt-4o", "mai-code-1-flash", "claude-sonnet"):
+                for stream in (False, True):
+                    body = {"model": model, "stream": stream,
+                            "messages": [{"role": "user", "content": "hi"}]}
+                    r = await client.post(url, json=body)
+                    statuses[f"{model}/{stream}"] = r.status_code
+        server.should_exit = True
+        await task
+        print(json.dumps({"outside": outside, "statuses": statuses}))
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_router_connects_only_to_loopback() -> None:
+    # Even an environment asking litellm for its remote price map must not get it.
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "False"}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=180, check=False,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(report["statuses"].values()) == {200}, report["statuses"]
+    assert report["outside"] == []
