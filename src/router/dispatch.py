@@ -7,7 +7,11 @@ once. Every failed attempt is remembered, and when all fail the error lists them
 
 Streams fail over the same way until the first content chunk exists: ``open_stream`` reads
 ahead to it before returning, so nothing has reached the client while a fallback is still
-possible. After that, a failure ends the stream (the API layer sends an SSE error event).
+possible; the first content chunk must come within the deployment's ``connect_s + ttft_s``.
+After that, a failure ends the stream (the API layer sends an SSE error event).
+
+With ``decision.hedge`` set, deployments race instead (see ``hedge``): a slow first answer
+brings in the next candidate, and the first to answer wins.
 """
 
 from __future__ import annotations
@@ -15,14 +19,25 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from router.catalog import Deployment
-from router.decision import Decision, RetrySettings
+from router.decision import Decision, HedgeSettings, RetrySettings
 from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed
-from router.upstream import ChunkStream, Completion, Upstream
+from router.hedge import HedgeOutcome, hedge_delay, race
+from router.upstream import ChunkStream, Completion, Upstream, Usage
+
+__all__ = [
+    "Answer",
+    "AttemptObserver",
+    "AttemptOutcome",
+    "Dispatcher",
+    "HedgeOutcome",
+    "NullObserver",
+    "StreamAnswer",
+]
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -38,6 +53,9 @@ class AttemptOutcome:
     error: AttemptError | None = None
     retry_of: str | None = None  # a retry on the same deployment, after a failure of this kind
     fallback_from: str | None = None  # first attempt on a fallback deployment
+    # Cancelled before it finished (lost a hedge race, or the client left): no verdict on
+    # the deployment's health, so observers must not count it as a failure.
+    cancelled: bool = False
 
 
 class AttemptObserver(Protocol):
@@ -49,12 +67,26 @@ class AttemptObserver(Protocol):
 
     def attempt_finished(self, outcome: AttemptOutcome) -> None: ...
 
+    def hedge_finished(self, outcome: HedgeOutcome) -> None:
+        """Once per request that started a hedge (metrics, and the loser's cost if known)."""
+        ...
+
+    def recent_p95(self, deployment: Deployment, stream: bool) -> float | None:
+        """Recent p95 latency (first token for streams, else whole answer), if measured."""
+        ...
+
 
 class NullObserver:
     def may_try(self, deployment: Deployment) -> bool:
         return True
 
     def attempt_finished(self, outcome: AttemptOutcome) -> None:
+        return None
+
+    def hedge_finished(self, outcome: HedgeOutcome) -> None:
+        return None
+
+    def recent_p95(self, deployment: Deployment, stream: bool) -> float | None:
         return None
 
 
@@ -64,6 +96,7 @@ class Answer:
     completion: Completion
     failures: list[AttemptError]
     upstream_s: float  # time spent waiting on upstreams, all attempts and backoffs
+    hedge: HedgeOutcome | None = None  # set when a hedge was started
 
 
 @dataclass(slots=True)
@@ -77,6 +110,7 @@ class StreamAnswer:
     failures: list[AttemptError]
     upstream_s: float  # until the first content chunk
     ttft_s: float
+    hedge: HedgeOutcome | None = None  # set when a hedge was started
 
 
 @dataclass(slots=True)
@@ -100,6 +134,7 @@ class _Budget:
     clock: Clock
     deadline: float | None
     failures: list[AttemptError] = field(default_factory=list)
+    hedge: HedgeOutcome | None = None
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - self.clock()
@@ -130,7 +165,10 @@ class Dispatcher:
         async def attempt(deployment: Deployment) -> Completion:
             return await self._upstream.complete(deployment, body)
 
-        won = await self._run(decision, budget, attempt, stream=False)
+        async def discard(won: _Won[Completion]) -> Usage | None:
+            return won.value.usage
+
+        won = await self._run(decision, budget, attempt, discard, stream=False)
         duration = self._clock() - won.t0
         self._observer.attempt_finished(
             AttemptOutcome(
@@ -144,7 +182,9 @@ class Dispatcher:
                 won.fallback_from,
             )
         )
-        return Answer(won.deployment, won.value, budget.failures, self._clock() - started)
+        return Answer(
+            won.deployment, won.value, budget.failures, self._clock() - started, budget.hedge
+        )
 
     async def open_stream(
         self, decision: Decision, body: dict[str, Any], *, deadline_s: float | None = None
@@ -153,16 +193,30 @@ class Dispatcher:
         started = self._clock()
 
         async def attempt(deployment: Deployment) -> _Opened:
-            source = await self._upstream.stream(deployment, body)
-            chunks = aiter(source)
+            # The adapters bound connect and the response headers; this bounds the whole way
+            # to the first *content* chunk (a role-only opening chunk does not count).
+            limit = deployment.timeouts.connect_s + deployment.timeouts.ttft_s
+            source: ChunkStream | None = None
             try:
-                first = await _read_to_content(chunks)
-            except BaseException:
-                await source.aclose()
+                async with asyncio.timeout(limit):
+                    source = await self._upstream.stream(deployment, body)
+                    chunks = aiter(source)
+                    first = await _read_to_content(chunks)
+            except BaseException as exc:
+                if source is not None:
+                    await source.aclose()
+                if isinstance(exc, TimeoutError):
+                    message = f"no first token within {limit:g}s"
+                    error = AttemptError(deployment.name, "timeout", None, message)
+                    raise AttemptFailed(error) from exc
                 raise
             return _Opened(source, chunks, first)
 
-        won = await self._run(decision, budget, attempt, stream=True)
+        async def discard(won: _Won[_Opened]) -> Usage | None:
+            await won.value.source.aclose()
+            return None
+
+        won = await self._run(decision, budget, attempt, discard, stream=True)
         opened = won.value
         return StreamAnswer(
             won.deployment,
@@ -172,6 +226,7 @@ class Dispatcher:
             budget.failures,
             self._clock() - started,
             self._clock() - won.t0,
+            budget.hedge,
         )
 
     def stream_finished(
@@ -194,45 +249,99 @@ class Dispatcher:
         decision: Decision,
         budget: _Budget,
         attempt: Callable[[Deployment], Awaitable[T]],
+        discard: Callable[[_Won[T]], Awaitable[Usage | None]],
         *,
         stream: bool,
     ) -> _Won[T]:
-        """The fallback loop: each deployment of the chain in order, each retried while its
-        failures are retryable; stops at a client fault or when the deadline is spent."""
-        retry = decision.retry
+        """The fallback loop: each deployment of the chain in order (a lane each: the first
+        try and its retries); stops at a client fault or when the deadline is spent. With a
+        hedge, lanes race instead of queueing."""
+
+        async def lane(deployment: Deployment, fallback_from: str | None) -> _Won[T] | None:
+            return await self._lane(deployment, decision, budget, attempt, stream, fallback_from)
+
+        candidates = self._eligible(decision, budget)
+        if decision.hedge is not None and len(decision.chain) > 1:
+            settings = decision.hedge
+            won = await race(
+                candidates,
+                lane,
+                lambda d: self._hedge_delay(settings, d, stream),
+                discard,
+                lambda outcome: self._hedged(budget, outcome),
+                decision.policy,
+            )
+            if won is None:
+                raise AllAttemptsFailed(budget.failures)
+            return won
         previous: str | None = None
+        for deployment in candidates:
+            found = await lane(deployment, previous)
+            if found is not None:
+                return found
+            previous = deployment.name
+        raise AllAttemptsFailed(budget.failures)
+
+    def _eligible(self, decision: Decision, budget: _Budget) -> Iterator[Deployment]:
+        """The chain, lazily: a circuit is asked right before its deployment would be tried
+        (a half-open one hands out a single probe), and a skip is remembered."""
         for candidate in decision.chain:
             deployment = candidate.deployment
-            if not self._observer.may_try(deployment):
+            if self._observer.may_try(deployment):
+                yield deployment
+            else:
                 budget.failures.append(
                     AttemptError(deployment.name, "circuit_open", None, "circuit open, skipped")
                 )
+
+    async def _lane(
+        self,
+        deployment: Deployment,
+        decision: Decision,
+        budget: _Budget,
+        attempt: Callable[[Deployment], Awaitable[T]],
+        stream: bool,
+        fallback_from: str | None,
+    ) -> _Won[T] | None:
+        """One deployment: the first try, then retries while failures are retryable. None
+        when it gave up (fall back); raises when the whole request must stop."""
+        retry = decision.retry
+        last: AttemptError | None = None
+        for n in range(retry.max_retries + 1):
+            if last is not None:
+                wait = self._backoff(retry, n, last)
+                if wait is None or not self._fits(budget, wait):
+                    return None
+                await self._sleep(wait)
+            if not self._fits(budget, 0.0):
+                raise AllAttemptsFailed(budget.failures)
+            origin = fallback_from if n == 0 else None
+            retry_of = last.kind if last is not None else None
+            t0 = self._clock()
+            try:
+                value = await self._within(budget, attempt(deployment))
+            except AttemptFailed as exc:
+                last = self._failed(deployment, exc.error, t0, stream, retry_of, origin, budget)
+                if last.client_fault:
+                    raise AllAttemptsFailed(budget.failures) from exc
+                if not last.retryable:
+                    return None
                 continue
-            for n in range(retry.max_retries + 1):
-                if n > 0:
-                    wait = self._backoff(retry, n, budget.failures[-1])
-                    if wait is None or not self._fits(budget, wait):
-                        break
-                    await self._sleep(wait)
-                if not self._fits(budget, 0.0):
-                    raise AllAttemptsFailed(budget.failures)
-                fallback_from = previous if n == 0 else None
-                retry_of = budget.failures[-1].kind if n > 0 else None
-                t0 = self._clock()
-                try:
-                    value = await self._within(budget, attempt(deployment))
-                except AttemptFailed as exc:
-                    error = self._failed(
-                        deployment, exc.error, t0, stream, retry_of, fallback_from, budget
-                    )
-                    if error.client_fault:
-                        raise AllAttemptsFailed(budget.failures) from exc
-                    if not error.retryable:
-                        break
-                    continue
-                return _Won(deployment, value, t0, retry_of, fallback_from)
-            previous = deployment.name
-        raise AllAttemptsFailed(budget.failures)
+            except asyncio.CancelledError:
+                duration = self._clock() - t0
+                self._observer.attempt_finished(
+                    AttemptOutcome(deployment, False, stream, duration, cancelled=True)
+                )
+                raise
+            return _Won(deployment, value, t0, retry_of, origin)
+        return None
+
+    def _hedge_delay(self, settings: HedgeSettings, deployment: Deployment, stream: bool) -> float:
+        return hedge_delay(settings, deployment, lambda d: self._observer.recent_p95(d, stream))
+
+    def _hedged(self, budget: _Budget, outcome: HedgeOutcome) -> None:
+        budget.hedge = outcome
+        self._observer.hedge_finished(outcome)
 
     def _backoff(self, retry: RetrySettings, n: int, last: AttemptError) -> float | None:
         """Full jitter: uniform in [0, min(cap, base * 2**n)]; a Retry-After replaces it, and

@@ -12,7 +12,7 @@ from router.auth import Principal
 from router.catalog import Deployment
 from router.classify import classify
 from router.decision import Decision
-from router.dispatch import AttemptOutcome
+from router.dispatch import AttemptOutcome, HedgeOutcome
 from router.metrics import Metrics
 from router.policy import decide
 from router.runtime import Config
@@ -61,17 +61,35 @@ class LiveObserver:
     def attempt_finished(self, outcome: AttemptOutcome) -> None:
         d = outcome.deployment
         error = outcome.error
-        if error is None or not error.client_fault:
+        # A cancelled attempt (hedge loser, client gone) says nothing about the deployment.
+        if not outcome.cancelled and (error is None or not error.client_fault):
             self._signals.record_attempt(
                 d.name,
                 ok=outcome.ok,
                 ttft_s=outcome.ttft_s if outcome.stream else None,
                 total_s=outcome.duration_s if outcome.ok else None,
             )
-        result = "success" if outcome.ok else (error.kind if error else "error")
+        if outcome.cancelled:
+            result = "cancelled"
+        else:
+            result = "success" if outcome.ok else (error.kind if error else "error")
         self._m.upstream_attempts.labels(d.name, d.provider, result).inc()
         self._m.upstream_attempt_duration.labels(d.name, d.provider, result).observe(
             outcome.duration_s
         )
         if outcome.retry_of is not None:
             self._m.retries.labels(d.name, outcome.retry_of).inc()
+
+    def hedge_finished(self, outcome: HedgeOutcome) -> None:
+        self._m.hedges.labels(outcome.policy, outcome.result).inc()
+        loser, usage = outcome.loser, outcome.loser_usage
+        if loser is not None and usage is not None:
+            # The loser's answer was paid for too: count its tokens and spend.
+            self._m.record_tokens(
+                loser.logical_model, loser.name, usage.prompt_tokens, usage.completion_tokens
+            )
+            cost = loser.price.cost(usage.prompt_tokens, usage.completion_tokens)
+            self._m.record_cost(outcome.policy, loser.logical_model, loser.name, cost)
+
+    def recent_p95(self, deployment: Deployment, stream: bool) -> float | None:
+        return self._signals.snapshot().stats(deployment.name).p95_latency(stream)
