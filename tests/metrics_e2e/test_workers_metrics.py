@@ -103,7 +103,8 @@ def _per_worker_requests(directory: Path) -> dict[str, float]:
     for db in sorted(directory.glob("counter_*.db")):
         pid = db.stem.removeprefix("counter_")
         total = 0.0
-        for family in MultiProcessCollector.merge([str(db)], accumulate=True):
+        merged = MultiProcessCollector.merge([str(db)], accumulate=True)  # type: ignore[no-untyped-call]
+        for family in merged:
             total += sum(s.value for s in family.samples if s.name == "router_requests_total")
         counts[pid] = total
     return counts
