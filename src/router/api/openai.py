@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ routes = APIRouter()
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _DONE = b"data: [DONE]\n\n"
+_CLIENT_CLOSED = 499  # nginx's "client closed request": logged, never seen by a client
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -55,11 +57,33 @@ async def chat_completions(request: Request) -> Response:
                 "router is at its in-flight request limit; retry shortly",
                 headers={"retry-after": "1"},
             )
-        reply = await pipeline.handle(parsed, _principal(request), _lower_headers(request))
+        reply = await _unless_client_leaves(
+            request, pipeline.handle(parsed, _principal(request), _lower_headers(request))
+        )
+        if reply is None:
+            return Response(status_code=_CLIENT_CLOSED)  # nobody is left to read it
         if isinstance(reply, Reply):
             return json_response(reply.body, headers=reply.headers)
     # The admission slot of a stream is held by the stream itself until it ends.
     return _sse(reply, state.hold())
+
+
+async def _unless_client_leaves(
+    request: Request, work: Coroutine[Any, Any, Reply | StreamReply]
+) -> Reply | StreamReply | None:
+    """Run the pipeline while watching for the client to leave; if it leaves first, cancel the
+    pipeline (and with it the upstream request) and return None. Starlette alone would let a
+    non-streamed request, or a stream still waiting for its first token, run to the end."""
+    job = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_disconnected(request.receive))
+    try:
+        await asyncio.wait((job, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not job.done():
+            job.cancel()
+        watch.cancel()
+        await asyncio.gather(job, watch, return_exceptions=True)
+    return None if job.cancelled() else job.result()
 
 
 def _sse(reply: StreamReply, slot: contextlib.AbstractContextManager[None]) -> SSEResponse:
