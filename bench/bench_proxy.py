@@ -67,7 +67,7 @@ def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=1):  # loopback only
                 return
         except urllib.error.HTTPError:
             return  # it answered: it is up
@@ -79,8 +79,9 @@ def wait_http(url: str, timeout: float = 60) -> None:
 @contextlib.contextmanager
 def process(cmd: list[str], core: int, env: dict[str, str] | None = None) -> Iterator[None]:
     full = ["taskset", "-c", str(core), *cmd] if shutil.which("taskset") else cmd
-    log = tempfile.NamedTemporaryFile("w", prefix="router-bench-", suffix=".log", delete=False)
-    proc = subprocess.Popen(full, env=env, stdout=log, stderr=subprocess.STDOUT)
+    fd, log_name = tempfile.mkstemp(prefix="router-bench-", suffix=".log")
+    with os.fdopen(fd, "w") as log:
+        proc = subprocess.Popen(full, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield
     finally:
@@ -89,9 +90,8 @@ def process(cmd: list[str], core: int, env: dict[str, str] | None = None) -> Ite
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
-        if os.path.getsize(log.name) > 0:
-            print(f"(output of {cmd[0:4]} kept in {log.name})", file=sys.stderr)
+        if os.path.getsize(log_name) > 0:
+            print(f"(output of {cmd[0:4]} kept in {log_name})", file=sys.stderr)
 
 
 def wrk(url: str, body: dict[str, object], conns: int, seconds: int, core: int) -> Result:

@@ -82,7 +82,11 @@ def test_router_connects_only_to_loopback() -> None:
     # Even an environment asking litellm for its remote price map must not get it.
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "False"}
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=180, check=False,
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
