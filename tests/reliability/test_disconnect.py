@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import orjson
 import pytest
-
 from reliability_kit import HELLO, JSON, STREAM, Metrics, eventually
+
 from router.emulators import Behaviour
 from support.stack import Emulators, RunningRouter
 
