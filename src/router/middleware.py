@@ -15,9 +15,11 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.auth import PUBLIC_PATHS, Authenticator
-from router.errors import PayloadTooLarge, RouterError
+from router.errors import InvalidRequest, PayloadTooLarge, RouterError
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# All header names and values together; browsers and proxies stop near 8-16 KiB per header.
+MAX_HEADER_BYTES = 64 * 1024
 
 
 async def send_error(send: Send, error: RouterError, request_id: str | None = None) -> None:
@@ -64,14 +66,22 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over the limit: early from Content-Length, else while reading."""
+    """Refuse bodies over the limit: early from Content-Length, else while reading. Headers
+    are bounded here too: httptools (what ``router serve`` runs) accepts any header size, so
+    without this a megabyte-long header would reach auth, routing and logs."""
 
     def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            await send_error(send, _headers_too_large(), scope.get("state", {}).get("request_id"))
+            return
+        if scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
         limit = self.limit()
@@ -91,6 +101,15 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def _headers_too_large() -> InvalidRequest:
+    error = InvalidRequest(
+        f"request headers are larger than the limit of {MAX_HEADER_BYTES} bytes",
+        code="request_headers_too_large",
+    )
+    error.status = 431  # Request Header Fields Too Large
+    return error
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
