@@ -177,10 +177,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hangup = _on_sighup(state)
         watcher = _start_watching(state, watch_interval_s)
         try:
             yield
         finally:
+            if hangup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -218,15 +221,24 @@ def _signal_settings(server: ServerSpec) -> SignalSettings:
     )
 
 
+def _on_sighup(state: RouterState) -> bool:
+    """Hot reload on SIGHUP, whether or not the file watcher runs (SIGHUP's default action
+    would end the process). Only the main thread can take signals: elsewhere, False."""
+    if state.config_path is None:
+        return False
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, state.reload)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True
+
+
 def _start_watching(state: RouterState, interval: float | None) -> asyncio.Task[None] | None:
-    """Hot reload: on SIGHUP, and when a config file's mtime changes (polled: cheap, and
-    works on every filesystem, including bind mounts that drop inotify events)."""
+    """Hot reload when a config file's mtime changes (polled: cheap, and works on every
+    filesystem, including bind mounts that drop inotify events); ``None``: no polling."""
     if state.config_path is None or interval is None:
         return None
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGHUP, state.reload)
-    return loop.create_task(_poll(state, state.config_path, interval))
+    return asyncio.get_running_loop().create_task(_poll(state, state.config_path, interval))
 
 
 def _fingerprint(path: Path) -> tuple[tuple[str, float, int], ...]:
