@@ -202,6 +202,15 @@ class Traffic:
         )
 
 
+@contextlib.contextmanager
+def _reset_after(emulators: Emulators) -> Iterator[None]:
+    """Leave no planned behaviour behind for the tests that share these emulators."""
+    try:
+        yield
+    finally:
+        emulators.reset()
+
+
 def test_every_dashboard_query_returns_data_from_router_traffic(
     tmp_path: Path, start_router: RouterFactory, config_dir: Path, emulators: Emulators
 ) -> None:
@@ -217,7 +226,7 @@ def test_every_dashboard_query_returns_data_from_router_traffic(
 
     traffic = Traffic(main, redis_down, emulators)
     targets = [f"127.0.0.1:{r.port}" for r in (main, redis_down)]
-    with _prometheus(tmp_path, targets) as prometheus:
+    with _prometheus(tmp_path, targets) as prometheus, _reset_after(emulators):
         traffic.reload(config_dir)
         traffic.shed_load()
         # Rounds until Prometheus holds enough scrapes of both routers for rate() windows;
