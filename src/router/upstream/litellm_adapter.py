@@ -217,6 +217,12 @@ class LitellmUpstream:
         client, self._client = self._client, None
         if client is not None:
             await client.close()
+        if self._litellm is not None:
+            # litellm queues a success-logging task per call on a process-global worker, even
+            # with no callbacks; left running, it outlives the event loop it was started on.
+            from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+
+            await GLOBAL_LOGGING_WORKER.stop(discard_pending=True, timeout=1.0)
 
 
 class LitellmStream:
