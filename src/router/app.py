@@ -42,7 +42,7 @@ from router.pipeline import Decider, Pipeline
 from router.routing import LiveObserver, PolicyDecider
 from router.runtime import Config
 from router.signals import Signals, SignalSettings
-from router.store import Store, create_store
+from router.store import Store, StoreError, create_store
 from router.upstream import Upstream
 from router.upstream.select import default_upstreams
 from router.yamlsrc import ConfigError
@@ -130,7 +130,11 @@ class RouterState:
         }
         if self.last_reload_error:
             report["config"]["last_reload_error"] = self.last_reload_error.splitlines()[0]
-        # A degraded store slows router down (no cache) but does not make it unready.
+        # A degraded store slows router down (no cache) but does not make it unready. The
+        # ping (bounded by the store's own timeout, skipped while its circuit is open) makes
+        # the answer current, and doubles as the reconnect probe.
+        with contextlib.suppress(StoreError):
+            await self.cache.ping()
         health = self.cache.health()
         report["store"] = {
             "backend": health.backend,

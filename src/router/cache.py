@@ -231,6 +231,14 @@ class ResponseCache:
     def health(self) -> StoreHealth:
         return self._store.health()
 
+    async def ping(self) -> None:
+        """Raises ``StoreError``; failures count like any other store error."""
+        try:
+            await self._store.ping()
+        except StoreError as exc:
+            self._failed(exc)
+            raise
+
     def _hit(self, key: CacheKey, entry: CacheEntry, max_age_s: int | None) -> Hit | None:
         age = max(0.0, self._clock() - entry.created_at)
         if max_age_s is not None and age > max_age_s:
