@@ -126,7 +126,7 @@ class Pipeline:
             raise
         if request.stream:
             self._count_fallbacks(ctx, answer.failures, answer.deployment)
-            est = _estimate(answer.deployment, request)
+            est = _estimate(decision, answer.deployment)
             out = _headers(decision, answer.deployment, est, "estimate", turn.result)
             return StreamReply(self._relay(ctx, request, answer, turn), out)
         self._count_fallbacks(ctx, done.failures, done.deployment)
@@ -280,10 +280,9 @@ async def _join(
         yield chunk
 
 
-def _estimate(deployment: Deployment, request: ParsedRequest) -> float:
-    """Stream headers leave before usage is known: send the prompt's estimated cost."""
-    chars = sum(len(m.content) if isinstance(m.content, str) else 0 for m in request.chat.messages)
-    return deployment.price.cost(chars // 4, 0)
+def _estimate(decision: Decision, deployment: Deployment) -> float:
+    """Stream headers leave before usage is known: the prompt's estimated cost."""
+    return deployment.price.cost(decision.prompt_tokens or 0, 0)
 
 
 def _headers(
