@@ -9,7 +9,8 @@ connections. The hedge's fate is reported once, as a ``HedgeOutcome``:
 - ``won``: the hedge answered first (the slower lane was cancelled);
 - ``lost``: the earlier lane answered first (the hedge was cancelled);
 - ``failed``: the hedge itself failed, or nobody answered;
-- ``cancelled``: the request went away (client disconnect) while the race ran.
+- ``cancelled``: the race ended without an answer while the hedge still ran (the client
+  left, or the other lane's request was refused or ran out of deadline).
 """
 
 from __future__ import annotations
