@@ -17,6 +17,7 @@ brings in the next candidate, and the first to answer wins.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -28,16 +29,6 @@ from router.decision import Decision, HedgeSettings, RetrySettings
 from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed
 from router.hedge import HedgeOutcome, hedge_delay, race
 from router.upstream import ChunkStream, Completion, Upstream, Usage
-
-__all__ = [
-    "Answer",
-    "AttemptObserver",
-    "AttemptOutcome",
-    "Dispatcher",
-    "HedgeOutcome",
-    "NullObserver",
-    "StreamAnswer",
-]
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -170,17 +161,9 @@ class Dispatcher:
 
         won = await self._run(decision, budget, attempt, discard, stream=False)
         duration = self._clock() - won.t0
+        outcome = AttemptOutcome(won.deployment, True, False, duration, duration)
         self._observer.attempt_finished(
-            AttemptOutcome(
-                won.deployment,
-                True,
-                False,
-                duration,
-                duration,
-                None,
-                won.retry_of,
-                won.fallback_from,
-            )
+            dataclasses.replace(outcome, retry_of=won.retry_of, fallback_from=won.fallback_from)
         )
         return Answer(
             won.deployment, won.value, budget.failures, self._clock() - started, budget.hedge

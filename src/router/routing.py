@@ -12,7 +12,8 @@ from router.auth import Principal
 from router.catalog import Deployment
 from router.classify import classify
 from router.decision import Decision
-from router.dispatch import AttemptOutcome, HedgeOutcome
+from router.dispatch import AttemptOutcome
+from router.hedge import HedgeOutcome
 from router.metrics import Metrics
 from router.policy import decide
 from router.runtime import Config

@@ -13,8 +13,9 @@ import pytest
 from router.catalog import Deployment, Price
 from router.config import Timeouts
 from router.decision import Candidate, Decision, HedgeSettings, RetrySettings
-from router.dispatch import AttemptOutcome, Dispatcher, HedgeOutcome
+from router.dispatch import AttemptOutcome, Dispatcher
 from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed
+from router.hedge import HedgeOutcome
 from router.upstream import ChunkStream, Completion, Usage
 
 
