@@ -76,6 +76,9 @@ class RouterState:
     def config(self) -> Config:
         return self._config
 
+    def refused(self, error: RouterError) -> None:
+        self.metrics.record_refusal(error.status, error.code or error.type)
+
     def reload(self) -> bool:
         """Load the config again; keep serving the old one if the new one is invalid."""
         if self.config_path is None:
@@ -199,8 +202,14 @@ def create_app(
     # Outermost first: the request id exists before anything can fail.
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(BodyLimitMiddleware, limit=lambda: state.config().server.max_body_bytes),
-        Middleware(AuthMiddleware, authenticator=lambda: state.authenticator),
+        Middleware(
+            BodyLimitMiddleware,
+            limit=lambda: state.config().server.max_body_bytes,
+            refused=state.refused,
+        ),
+        Middleware(
+            AuthMiddleware, authenticator=lambda: state.authenticator, refused=state.refused
+        ),
     ]
     app = FastAPI(
         title="router",

@@ -213,11 +213,20 @@ class Dispatcher:
         )
 
     def stream_finished(
-        self, answer: StreamAnswer, duration_s: float, error: AttemptError | None
+        self,
+        answer: StreamAnswer,
+        duration_s: float,
+        error: AttemptError | None,
+        *,
+        cancelled: bool = False,
     ) -> None:
-        """Called by the pipeline when a stream it was handed ends, to feed live signals."""
+        """Called by the pipeline when a stream it was handed ends, to feed live signals. A
+        stream the client abandoned says nothing about the deployment: ``cancelled``."""
+        ok = error is None and not cancelled
         self._observer.attempt_finished(
-            AttemptOutcome(answer.deployment, error is None, True, duration_s, answer.ttft_s, error)
+            AttemptOutcome(
+                answer.deployment, ok, True, duration_s, answer.ttft_s, error, cancelled=cancelled
+            )
         )
 
     # -- internals -------------------------------------------------------------------------

@@ -322,6 +322,12 @@ class Metrics:
 
     # -- helpers that remove repetition in the pipeline -------------------------------
 
+    def record_refusal(self, status_code: int, error_code: str) -> None:
+        """A request refused before any routing decision (bad input, auth, size, overload):
+        there is no policy or model to name, so both labels say ``none``."""
+        self.requests.labels("none", "none", status_class(status_code), "bypass").inc()
+        self.request_errors.labels("none", "none", error_code).inc()
+
     def record_tokens(
         self, model: str, deployment: str, input_tokens: int, output_tokens: int
     ) -> None:

@@ -22,6 +22,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 MAX_HEADER_BYTES = 64 * 1024
 
 
+Refusal = Callable[[RouterError], None]  # counts a request refused before routing
+
+
 async def send_error(send: Send, error: RouterError, request_id: str | None = None) -> None:
     """Answer with an OpenAI-shaped error, from code that runs outside the routes."""
     headers = [(b"content-type", b"application/json")]
@@ -70,9 +73,10 @@ class BodyLimitMiddleware:
     are bounded here too: httptools (what ``router serve`` runs) accepts any header size, so
     without this a megabyte-long header would reach auth, routing and logs."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
+    def __init__(self, app: ASGIApp, limit: Callable[[], int], refused: Refusal) -> None:
         self.app = app
         self.limit = limit
+        self.refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,7 +91,9 @@ class BodyLimitMiddleware:
         limit = self.limit()
         declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await send_error(send, _too_large(limit), scope.get("state", {}).get("request_id"))
+            error = _too_large(limit)
+            self.refused(error)
+            await send_error(send, error, scope.get("state", {}).get("request_id"))
             return
         seen = 0
 
@@ -119,9 +125,12 @@ def _too_large(limit: int) -> PayloadTooLarge:
 class AuthMiddleware:
     """Resolve the caller once; every path not in ``PUBLIC_PATHS`` needs a valid key."""
 
-    def __init__(self, app: ASGIApp, authenticator: Callable[[], Authenticator]) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Callable[[], Authenticator], refused: Refusal
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
@@ -133,6 +142,7 @@ class AuthMiddleware:
                 header(scope, b"authorization"), header(scope, b"api-key")
             )
         except RouterError as exc:
+            self.refused(exc)
             await send_error(send, exc, state.get("request_id"))
             return
         await self.app(scope, receive, send)

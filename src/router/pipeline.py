@@ -174,6 +174,7 @@ class Pipeline:
         kept: list[dict[str, Any]] | None = [] if turn.collecting else None
         usage: Usage | None = None
         error: AttemptError | None = None
+        interrupted: StreamInterrupted | None = None
         status = 499  # until the stream completes: the client went away
         first_at = self._clock() - ctx.started
         # Router's own time in a stream is what it spent before the first chunk was ready;
@@ -200,13 +201,14 @@ class Pipeline:
             error = exc.error
             status = 502
             self._metrics.stream_interruptions.labels(answer.deployment.name, error.kind).inc()
-            raise StreamInterrupted(
+            interrupted = StreamInterrupted(
                 f"upstream stream failed after it started: {exc.error.describe()}"
-            ) from exc
+            )
+            raise interrupted from exc
         finally:
             await answer.source.aclose()
             duration = self._clock() - ctx.started
-            self._dispatch.stream_finished(answer, duration, error)
+            self._dispatch.stream_finished(answer, duration, error, cancelled=status == 499)
             charge = self._bill(ctx, answer.deployment, usage)
             try:
                 if status == 200 and kept is not None:
@@ -215,18 +217,25 @@ class Pipeline:
                     )
             finally:
                 await self._cache.land(turn)
-            self._finish(ctx, answer.deployment, status, usage, duration - own, turn, charge=charge)
+            self._finish(
+                ctx,
+                answer.deployment,
+                status,
+                usage,
+                duration - own,
+                turn,
+                interrupted,
+                charge=charge,
+            )
 
     def _bill(self, ctx: _Context, deployment: Deployment, usage: Usage | None) -> Bill:
         return bill(ctx.config.catalog, deployment, usage, ctx.config.server.baseline_model)
 
     def _refused(self, error: RouterError, stream: bool, started: float) -> None:
-        """A request refused before any decision: no policy or model to name."""
-        m = self._metrics
-        total = self._clock() - started
-        m.requests.labels("none", "none", status_class(error.status), "bypass").inc()
-        m.request_errors.labels("none", "none", error.code or error.type).inc()
-        m.overhead.labels("true" if stream else "false").observe(total)
+        self._metrics.record_refusal(error.status, error.code or error.type)
+        self._metrics.overhead.labels("true" if stream else "false").observe(
+            self._clock() - started
+        )
 
     def _finish(
         self,

@@ -425,7 +425,8 @@ def test_no_label_holds_a_key_a_user_or_a_request_id(
     assert {r.headers["x-request-id"] for r in replies} == {REQUEST_ID}
     assert all(r.json()["error"] for r in replies[2:])
     scrape = metered.scrape()
-    assert scrape.total("router_requests_total") == 4
+    # The four above, and the refused 401 (counted with policy and model "none").
+    assert scrape.total("router_requests_total") == 5
     values = scrape.label_values()
     for secret in (CLIENT_KEY, KEY_NAME, USER, REQUEST_ID, UNKNOWN_MODEL, "e2e"):
         assert not [v for v in values if secret in v], secret
@@ -434,7 +435,7 @@ def test_no_label_holds_a_key_a_user_or_a_request_id(
     known = config | {"direct", "none", "model", "input", "output", "gpt-4o"}
     known |= {"true", "false", "2xx", "4xx", "5xx", "success", "status"}
     known |= {"openai", "azure", "azure_ai", "hit", "miss", "bypass", "stored"}
-    known |= {"upstream_rejected_request", "model_not_found"}
+    known |= {"upstream_rejected_request", "model_not_found", "missing_api_key"}
     known |= {str(b) for b in _bucket_bounds(scrape)}
     assert values <= known, values - known
 

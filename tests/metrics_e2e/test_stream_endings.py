@@ -1,8 +1,4 @@
-"""Streams that do not end well: the upstream cuts one after it started, or the client leaves.
-
-Two expectations are marked ``xfail(strict=True)``: they fail on today's pipeline, and the
-marker turns into a failure as soon as the fix lands, so it cannot be forgotten.
-"""
+"""Streams that do not end well: the upstream cuts one after it started, or the client leaves."""
 
 from __future__ import annotations
 
@@ -78,11 +74,6 @@ def test_stream_cut_by_the_upstream(running: RunningRouter, emulators: Emulators
     assert after.value("router_requests_in_flight") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline._relay passes no error to _finish for a cut stream: the 5xx is not in "
-    "router_request_errors_total (the 'Errors by type' panel misses stream_interrupted)",
-)
 def test_stream_cut_by_the_upstream_is_an_error_the_client_saw(
     running: RunningRouter, emulators: Emulators
 ) -> None:
@@ -140,11 +131,6 @@ def test_client_leaving_mid_stream(running: RunningRouter, emulators: Emulators)
     assert after.value("router_requests_in_flight") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Dispatcher.stream_finished never sets AttemptOutcome.cancelled: a stream the client "
-    "left is recorded as a successful attempt (with its partial duration) in metrics and signals",
-)
 def test_client_leaving_mid_stream_is_a_cancelled_attempt(
     running: RunningRouter, emulators: Emulators
 ) -> None:

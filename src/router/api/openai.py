@@ -47,8 +47,12 @@ def _lower_headers(request: Request) -> dict[str, str]:
 @routes.post("/chat/completions", include_in_schema=False)
 async def chat_completions(request: Request) -> Response:
     state = request.app.state.router
-    raw = await request.body()
-    parsed = parse_chat_request(raw, max_messages=state.config().server.max_messages)
+    try:
+        raw = await request.body()
+        parsed = parse_chat_request(raw, max_messages=state.config().server.max_messages)
+    except RouterError as exc:
+        state.refused(exc)
+        raise
     pipeline: Pipeline = state.pipeline
     with state.admission() as admitted:
         if not admitted:
