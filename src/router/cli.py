@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -88,6 +89,9 @@ def serve(config: str, host: str, port: int, workers: int, log_level: str) -> in
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers write metrics to files the /metrics route merges: counters add up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="router-metrics-")
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the handler
+    # that was installed before it: make that a clean exit, so a graceful stop exits 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "router.asgi:app",
         factory=True,
@@ -101,6 +105,10 @@ def serve(config: str, host: str, port: int, workers: int, log_level: str) -> in
         timeout_graceful_shutdown=30,
     )
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _split_header(raw: str) -> tuple[str, str]:

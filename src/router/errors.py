@@ -9,6 +9,7 @@ The tree::
     ├── NotFound               404   unknown route, model or policy
     ├── MethodNotAllowed       405
     ├── PayloadTooLarge        413   body over the configured limit
+    ├── HeadersTooLarge        431   request headers over 64 KiB in total
     ├── RateLimited            429   upstream said slow down, and no fallback could serve
     ├── Overloaded             503   router's own in-flight limit (carries Retry-After)
     └── UpstreamFailed         502/503/504
@@ -91,6 +92,12 @@ class PayloadTooLarge(RouterError):
     status = 413
     type = "invalid_request_error"
     code = "payload_too_large"
+
+
+class HeadersTooLarge(RouterError):
+    status = 431
+    type = "invalid_request_error"
+    code = "request_headers_too_large"
 
 
 class RateLimited(RouterError):

@@ -15,7 +15,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.auth import PUBLIC_PATHS, Authenticator
-from router.errors import InvalidRequest, PayloadTooLarge, RouterError
+from router.errors import HeadersTooLarge, PayloadTooLarge, RouterError
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # All header names and values together; browsers and proxies stop near 8-16 KiB per header.
@@ -83,7 +83,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
-            await send_error(send, _headers_too_large(), scope.get("state", {}).get("request_id"))
+            error: RouterError = HeadersTooLarge(
+                f"request headers are larger than the limit of {MAX_HEADER_BYTES} bytes"
+            )
+            self.refused(error)
+            await send_error(send, error, scope.get("state", {}).get("request_id"))
             return
         if scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
@@ -107,15 +111,6 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-def _headers_too_large() -> InvalidRequest:
-    error = InvalidRequest(
-        f"request headers are larger than the limit of {MAX_HEADER_BYTES} bytes",
-        code="request_headers_too_large",
-    )
-    error.status = 431  # Request Header Fields Too Large
-    return error
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
