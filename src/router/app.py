@@ -62,8 +62,10 @@ class RouterState:
         metrics: Metrics,
         environ: Mapping[str, str] | None,
         cache: ResponseCache,
+        signals: Signals,
     ) -> None:
         self.cache = cache
+        self.signals = signals
         self._config = config
         self.config_path = config_path
         self.metrics = metrics
@@ -92,6 +94,7 @@ class RouterState:
             return False
         self._config = new
         self.authenticator = Authenticator(new.auth, self._environ)
+        self.signals.reconfigure(_signal_settings(new.server))
         self.last_reload_error = None
         self.metrics.policy_reloads.labels("success").inc()
         log.info("config reloaded from %s", self.config_path)
@@ -180,7 +183,7 @@ def create_app(
             clock=clock,
         )
 
-    state = RouterState(loaded, path, build_pipeline, metrics, environ, cache.cache)
+    state = RouterState(loaded, path, build_pipeline, metrics, environ, cache.cache, signals)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -304,4 +307,5 @@ def _install_error_handlers(app: FastAPI) -> None:
         rid = request.scope.get("state", {}).get("request_id")
         log.exception("unhandled error (request %s)", rid)
         err = RouterError(f"internal error in router (request id {rid}); it has been logged")
-        return json_response(err.body(), 500)
+        # This handler runs outside the request-id middleware: add the header here.
+        return json_response(err.body(), 500, {"x-request-id": rid} if rid else None)

@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
 
     explain = sub.add_parser("explain", help="show the routing decision for a request")
     explain.add_argument("--config", default=env.config_path)
-    explain.add_argument("request", help="chat request JSON, or @file, or - for stdin")
+    explain.add_argument(
+        "args",
+        nargs="+",
+        metavar="[PATH] REQUEST",
+        help="optional config path (else --config), then chat request JSON, @file, or -",
+    )
     explain.add_argument(
         "-H", "--header", action="append", default=[], help="'name: value' request header"
     )
@@ -63,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from router.checker import explain_main
 
         headers = dict(_split_header(h) for h in args.header)
-        return explain_main(Path(args.config), _read_request(args.request), headers, sys.stdout)
+        if len(args.args) > 2:
+            print("router explain: expected [PATH] REQUEST", file=sys.stderr)
+            return 2
+        path = args.args[0] if len(args.args) == 2 else args.config
+        request = _read_request(args.args[-1])
+        return explain_main(Path(path), request, headers, sys.stdout)
     return 2
 
 

@@ -151,9 +151,9 @@ class Pipeline:
         m.request_duration.labels(ctx.decision.policy, entry.model, stream).observe(total)
         m.overhead.labels(stream).observe(total)
         headers = {
-            "x-router-policy": ctx.decision.policy,
-            "x-router-model": entry.model,
-            "x-router-deployment": entry.deployment,
+            "x-router-policy": _header_safe(ctx.decision.policy),
+            "x-router-model": _header_safe(entry.model),
+            "x-router-deployment": _header_safe(entry.deployment),
             "x-router-reason": f"cache hit ({hit.age_s:.0f}s old); {ctx.decision.reason}",
             "x-router-cost-usd": "0",
             "x-router-cost-basis": "actual",
@@ -290,7 +290,11 @@ async def _join(
 
 
 def _estimate(decision: Decision, deployment: Deployment) -> float:
-    """Stream headers leave before usage is known: the prompt's estimated cost."""
+    """Stream headers leave before usage is known: the decision's expected cost of this
+    request on the deployment that answers (prompt and expected output)."""
+    for candidate in decision.chain:
+        if candidate.deployment.name == deployment.name and candidate.expected_cost_usd:
+            return candidate.expected_cost_usd
     return deployment.price.cost(decision.prompt_tokens or 0, 0)
 
 
@@ -299,13 +303,18 @@ def _headers(
 ) -> dict[str, str]:
     return {
         "x-router-cache": cache.value,
-        "x-router-policy": decision.policy,
-        "x-router-model": deployment.logical_model,
-        "x-router-deployment": deployment.name,
+        "x-router-policy": _header_safe(decision.policy),
+        "x-router-model": _header_safe(deployment.logical_model),
+        "x-router-deployment": _header_safe(deployment.name),
         "x-router-reason": decision.reason,
         "x-router-cost-usd": format_usd(cost),
         "x-router-cost-basis": basis,
     }
+
+
+def _header_safe(value: str) -> str:
+    """Config names reach headers, which carry latin-1 only: anything else becomes ``?``."""
+    return value if value.isascii() else value.encode("ascii", "replace").decode()
 
 
 def _deadline(headers: Mapping[str, str]) -> float | None:

@@ -169,6 +169,12 @@ class Signals:
         dep.probe_since = now
         return True
 
+    def reconfigure(self, settings: SignalSettings) -> None:
+        """New thresholds and windows from a reloaded config; measurements are kept. A
+        changed window size applies to deployments seen from now on."""
+        self._settings = settings
+        self._cached = None
+
     # -- reader (decide) ----------------------------------------------------------------------
 
     def snapshot(self) -> SignalSnapshot:

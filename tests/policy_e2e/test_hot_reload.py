@@ -237,13 +237,6 @@ def _first(base: str) -> str | None:
     return str(resp.json()["chain"][0]["deployment"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP: a reload swaps the config, but the live signals keep the circuit and window "
-    "settings of the first config (Signals is built once in create_app), so a changed "
-    "server.circuit_failures is silently ignored until restart. Needs a Signals method to "
-    "take new settings (signals.py), called from RouterState.reload.",
-)
 def test_a_reloaded_circuit_threshold_applies(
     tmp_path: Path, emulators: Emulators, start_router: RouterFactory
 ) -> None:

@@ -159,12 +159,6 @@ def test_a_non_ascii_rule_name_still_gives_an_ascii_reason(
     assert resp.headers["x-router-reason"].startswith("latin/r?gle ?: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a policy name outside latin-1 cannot go into x-router-policy: 500 after the "
-    "upstream answered (and was billed), and the 500 has no x-request-id. Fix: refuse such "
-    "names at load (policy_spec) or make the header value ASCII-safe (pipeline._headers).",
-)
 def test_a_non_latin_policy_name_does_not_break_answers(
     tmp_path: Path, emulators: Emulators, start_router: RouterFactory
 ) -> None:

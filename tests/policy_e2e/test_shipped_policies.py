@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
 from routing_kit import SHIPPED, run_cli, serving
 
 CODE = "Fix this bug:\n```python\ndef f(x): return x +\n```"
@@ -91,12 +90,6 @@ def test_router_explain_prints_an_error_as_json() -> None:
     assert "mai-code-1-flash" in error["error"]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (docs vs CLI): docs/policies.md shows `router explain policies/ REQUEST_JSON` "
-    "(path first), but the CLI only takes `--config PATH REQUEST` and exits 2 on the "
-    "documented form. Fix the CLI (optional positional path) or the docs.",
-)
 def test_router_explain_as_documented() -> None:
     done = run_cli("explain", "policies/", json.dumps(CODE_REQUEST))
     assert done.returncode == 0, done.stderr
