@@ -20,7 +20,7 @@ from router.classify import MESSAGE_OVERHEAD_TOKENS, classify
 from router.config import TASK_CLASSES, Entry, Strict, validate
 from router.errors import RouterError
 from router.policy import decide, explain
-from router.policy_spec import Match, Rule
+from router.policy_model import Match, Rule
 from router.runtime import Config, load_config
 from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest, parse_chat_request

@@ -27,7 +27,7 @@ from router.classify import Features
 from router.config import TASK_CLASSES
 from router.decision import Candidate, Decision, Exclusion
 from router.errors import InvalidRequest, NoHealthyDeployment, NotFound
-from router.policy_spec import Objective, Policy, PolicySet, Rule
+from router.policy_model import Objective, Policy, PolicySet, Rule
 from router.signals import SignalSnapshot
 from router.wire import ChatRequest
 

@@ -1,5 +1,5 @@
 """The ``policies:`` section: raw YAML schema (pydantic, unknown keys refused) and its build into
-frozen runtime objects that ``decide()`` reads without any further parsing.
+the frozen runtime objects of ``policy_model`` that ``decide()`` reads without further parsing.
 
 Every problem is reported as a located ``ConfigIssue``; names (models, deployments) are
 resolved against the catalog here, once, so the hot path never looks anything up by string
@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
 from router.catalog import Catalog, Deployment
 from router.config import Capability, Entry, Strict, validate
 from router.decision import CacheMode, CacheSettings, HedgeSettings, RetrySettings
+from router.policy_model import (
+    DEFAULT_ALIAS,
+    Constraints,
+    Match,
+    Objective,
+    Policy,
+    PolicySet,
+    Rule,
+    SplitArm,
+)
 from router.yamlsrc import ConfigIssue
-
-if TYPE_CHECKING:
-    from router.auth import Principal
-    from router.classify import Features
 
 TaskName = Literal["code", "reasoning", "general"]
 Metric = Literal["cost", "latency", "quality"]
@@ -115,127 +120,6 @@ class PolicySpec(Strict):
     deadline_s: float | None = Field(None, gt=0)
     default_output_tokens: int = Field(500, gt=0)
     rules: list[RuleSpec] = Field(min_length=1)
-
-
-# -- runtime objects: what decide() reads --------------------------------------------------
-
-DEFAULT_ALIAS = "auto"
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """Conditions on one request; ``None`` / empty means "any". Lists match any member."""
-
-    tasks: frozenset[str] | None = None
-    teams: frozenset[str] | None = None
-    tags: frozenset[str] | None = None
-    headers: tuple[tuple[str, str], ...] = ()  # lower-cased names; value "*" = present
-    stream: bool | None = None
-    tools: bool | None = None
-    images: bool | None = None
-    json_mode: bool | None = None
-    min_prompt_tokens: int | None = None
-    max_prompt_tokens: int | None = None
-
-    def matches(
-        self, task: str, features: Features, principal: Principal, headers: Mapping[str, str]
-    ) -> bool:
-        if self.tasks is not None and task not in self.tasks:
-            return False
-        if self.teams is not None and principal.team not in self.teams:
-            return False
-        if self.tags is not None and self.tags.isdisjoint(principal.tags):
-            return False
-        for name, want in self.headers:
-            got = headers.get(name)
-            if got is None or (want != "*" and got != want):
-                return False
-        flags = (
-            (self.stream, features.stream),
-            (self.tools, features.has_tools),
-            (self.images, features.has_images),
-            (self.json_mode, features.wants_json),
-        )
-        if any(want is not None and want != got for want, got in flags):
-            return False
-        tokens = features.prompt_tokens
-        if self.min_prompt_tokens is not None and tokens < self.min_prompt_tokens:
-            return False
-        return self.max_prompt_tokens is None or tokens <= self.max_prompt_tokens
-
-    @property
-    def catch_all(self) -> bool:
-        return self == Match()
-
-
-@dataclass(frozen=True, slots=True)
-class Constraints:
-    min_quality: float | None = None
-    max_p95_latency_s: float | None = None
-    max_cost_usd: float | None = None
-    max_error_rate: float | None = None
-    require: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Objective:
-    """``cost`` / ``latency`` / ``quality`` (one metric), ``mix`` (normalised weights summing
-    to 1), or ``priority`` (the candidates' listed order)."""
-
-    name: str
-    weights: tuple[tuple[str, float], ...]
-
-    @property
-    def label(self) -> str:
-        if self.name != "mix":
-            return self.name
-        return ",".join(f"{m}={w:.2f}" for m, w in self.weights)
-
-
-@dataclass(frozen=True, slots=True)
-class SplitArm:
-    name: str  # as written in the rule's candidates
-    weight: float  # normalised: the arms of a rule sum to 1
-    deployments: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    name: str
-    match: Match
-    candidates: tuple[Deployment, ...]
-    constraints: Constraints
-    objective: Objective
-    split: tuple[SplitArm, ...] = ()
-    sticky: bool = False
-    fallbacks: tuple[Deployment, ...] = ()
-    where: str = ""  # file:line:column, for the checker
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    name: str
-    rules: tuple[Rule, ...]
-    aliases: tuple[str, ...] = ()
-    is_default: bool = False
-    select: Match | None = None
-    overrides: frozenset[str] = frozenset()
-    retry: RetrySettings = field(default_factory=RetrySettings)
-    hedge: HedgeSettings | None = None
-    cache: CacheSettings = field(default_factory=CacheSettings)
-    deadline_s: float | None = None
-    default_output_tokens: int = 500
-    where: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PolicySet:
-    policies: Mapping[str, Policy]
-    aliases: Mapping[str, str]  # alias -> policy name ("auto" -> the default policy)
-    selectors: tuple[Policy, ...]  # policies with a 'select', in definition order
-
-
-EMPTY_POLICIES = PolicySet(MappingProxyType({}), MappingProxyType({}), ())
 
 
 # -- build: raw spec -> runtime objects ----------------------------------------------------

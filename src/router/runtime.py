@@ -18,7 +18,8 @@ from router.config import (
     read_raw,
     validate_single,
 )
-from router.policy_spec import EMPTY_POLICIES, PolicySet, build_policies
+from router.policy_model import EMPTY_POLICIES, PolicySet
+from router.policy_spec import build_policies
 from router.yamlsrc import ConfigError, ConfigIssue
 
 

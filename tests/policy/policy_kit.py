@@ -12,7 +12,8 @@ from router.classify import classify
 from router.config import Entry, Timeouts
 from router.decision import Decision
 from router.policy import decide
-from router.policy_spec import PolicySet, build_policies
+from router.policy_model import PolicySet
+from router.policy_spec import build_policies
 from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest
 from router.yamlsrc import ConfigError, ConfigIssue, loads
