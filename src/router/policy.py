@@ -215,15 +215,17 @@ def _assess(
 
 def _rank(cands: list[Candidate], objective: Objective) -> list[Candidate]:
     """Score each survivor in [0, 1] (1 = best) on the objective's normalised metrics, then
-    sort best first; ties keep the listed order. Unknown latency scores as the worst known,
-    and ranks after it."""
+    sort best first; ties keep the listed order. Unknown latency is optimistic: it scores as
+    the best and wins ties, so an unmeasured deployment (new, or whose samples aged out of
+    the window) gets a few requests until it is measured; without that, routing that once
+    left a slow deployment would never see it recover."""
     n = len(cands)
     if n == 0:
         return cands
     if objective.name == "priority":
         return [_scored(c, 1.0 - i / n) for i, c in enumerate(cands)]
     totals = [0.0] * n
-    unknown = [0] * n  # breaks ties: an unmeasured deployment after a measured one
+    unknown = [0] * n  # breaks ties: an unmeasured deployment before a measured one
     for metric, weight in objective.weights:
         if metric == "cost":
             values: list[float | None] = [c.expected_cost_usd for c in cands]
@@ -234,7 +236,7 @@ def _rank(cands: list[Candidate], objective: Objective) -> list[Candidate]:
         for i, v in enumerate(_lower_is_better(values)):
             totals[i] += weight * v
             unknown[i] += values[i] is None
-    order = sorted(range(n), key=lambda i: (-totals[i], unknown[i]))
+    order = sorted(range(n), key=lambda i: (-totals[i], -unknown[i]))
     return [_scored(cands[i], totals[i]) for i in order]
 
 
@@ -244,7 +246,7 @@ def _lower_is_better(values: list[float | None]) -> list[float]:
         return [1.0] * len(values)
     lo, hi = min(known), max(known)
     span = hi - lo
-    return [0.0 if v is None else (1.0 if span == 0 else (hi - v) / span) for v in values]
+    return [1.0 if v is None or span == 0 else (hi - v) / span for v in values]
 
 
 def _apply_split(

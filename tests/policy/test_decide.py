@@ -277,11 +277,20 @@ def test_half_open_deployment_stays_in_the_chain() -> None:
     assert decision.chain[0].deployment.name == "in-cheap@p1"
 
 
-def test_latency_objective_puts_unmeasured_deployments_last() -> None:
+def test_latency_objective_tries_unmeasured_deployments_first() -> None:
+    # Optimistic about the unknown: an unmeasured deployment is explored until measured.
     signals = snapshot(p95={"out-cheap@p1": 1.5, "in-cheap@p2": 0.4})
     decision = run(POLICIES, chat("Hello"), headers={"x-tenant": "acme"}, signals=signals)
     assert [c.deployment.name for c in decision.chain] == [
+        "in-cheap@p1",
         "in-cheap@p2",
         "out-cheap@p1",
+    ]
+    # Once measured, it competes on its numbers: slower than in-cheap@p2, faster than p1.
+    measured = snapshot(p95={"out-cheap@p1": 1.5, "in-cheap@p2": 0.4, "in-cheap@p1": 0.9})
+    decision = run(POLICIES, chat("Hello"), headers={"x-tenant": "acme"}, signals=measured)
+    assert [c.deployment.name for c in decision.chain] == [
+        "in-cheap@p2",
         "in-cheap@p1",
+        "out-cheap@p1",
     ]
