@@ -9,6 +9,7 @@ The API layer parses before and renders after; everything per attempt lives in `
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from router.upstream import Usage
 from router.wire import ParsedRequest
 
 Clock = Callable[[], float]
+_CLIENT_CLOSED = 499  # nginx's "client closed request": counted, never seen by a client
 
 
 class Decider(Protocol):
@@ -123,6 +125,8 @@ class Pipeline:
             await self._cache.land(turn)
             if isinstance(exc, RouterError):
                 self._finish(ctx, None, exc.status, None, self._clock() - started, turn, exc)
+            elif isinstance(exc, asyncio.CancelledError):  # the client left before an answer
+                self._finish(ctx, None, _CLIENT_CLOSED, None, self._clock() - started, turn)
             raise
         if request.stream:
             self._count_fallbacks(ctx, answer.failures, answer.deployment)
@@ -175,7 +179,7 @@ class Pipeline:
         usage: Usage | None = None
         error: AttemptError | None = None
         interrupted: StreamInterrupted | None = None
-        status = 499  # until the stream completes: the client went away
+        status = _CLIENT_CLOSED  # until the stream completes: the client went away
         first_at = self._clock() - ctx.started
         # Router's own time in a stream is what it spent before the first chunk was ready;
         # after that it only relays, so the rest counts as upstream wait.
@@ -208,7 +212,9 @@ class Pipeline:
         finally:
             await answer.source.aclose()
             duration = self._clock() - ctx.started
-            self._dispatch.stream_finished(answer, duration, error, cancelled=status == 499)
+            self._dispatch.stream_finished(
+                answer, duration, error, cancelled=status == _CLIENT_CLOSED
+            )
             charge = self._bill(ctx, answer.deployment, usage)
             try:
                 if status == 200 and kept is not None:

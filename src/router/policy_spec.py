@@ -34,6 +34,7 @@ TaskName = Literal["code", "reasoning", "general"]
 Metric = Literal["cost", "latency", "quality"]
 ObjectiveName = Literal["cost", "latency", "quality", "priority"]
 Override = Literal["objective", "task", "max_cost"]
+Weight = Annotated[float, Field(allow_inf_nan=False)]  # NaN would silently disable a split
 
 
 def _listify(value: object) -> object:
@@ -70,9 +71,9 @@ class RuleSpec(Strict):
     name: str = Field(min_length=1)
     when: MatchSpec | None = None
     candidates: list[str] = Field(min_length=1)
-    objective: ObjectiveName | dict[Metric, float] = "cost"
+    objective: ObjectiveName | dict[Metric, Weight] = "cost"
     constraints: ConstraintsSpec = ConstraintsSpec()
-    split: dict[str, float] | None = None
+    split: dict[str, Weight] | None = None
     sticky: bool = False
     fallbacks: list[str] = Field(default_factory=list)
 

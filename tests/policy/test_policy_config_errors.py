@@ -68,6 +68,13 @@ def issues_for(text: str) -> list[ConfigIssue]:
             "split arm 'out-cheap' is not one of this rule's candidates",
             "candidates: in-cheap",
         ),
+        # a weight that is not a number (NaN would silently turn the split off)
+        (
+            HEAD + "        candidates: [in-cheap, out-cheap]\n        split: {in-cheap: .nan}\n",
+            "p.yaml:6:17",
+            "split.in-cheap: Input should be a finite number",
+            None,
+        ),
         # sticky without a split
         (
             HEAD + "        candidates: [in-cheap]\n        sticky: true\n",

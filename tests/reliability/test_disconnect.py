@@ -49,3 +49,6 @@ def test_disconnect_while_waiting_cancels_upstream(
     assert emulators.azure.requests == []  # a cancelled attempt is no reason to fall back
     m = Metrics(router)
     assert m.value("router_upstream_attempts_total", outcome="cancelled") == 1
+    # Counted once, as the client's doing (499), with no upstream error.
+    assert m.value("router_requests_total", status_class="4xx") == 1
+    assert m.value("router_requests_total", status_class="5xx") == 0
