@@ -1,7 +1,9 @@
 """The request's way through router, once per request, in one straight line:
 
     decision = decide(...)                 # which deployments, in which order, and why
-    answer   = dispatch(decision, body)    # attempts: retries, fallback, timeouts
+    turn     = cache.open(...)             # lookup; after a miss, join identical requests
+    answer   = dispatch(decision, body)    # attempts: retries, fallback, hedges, timeouts
+    cache.keep(...)                        # a complete answer, if the decision allows
     account(answer)                        # usage, cost, savings, live signals, metrics
 
 The API layer parses before and renders after; everything per attempt lives in ``dispatch``.
