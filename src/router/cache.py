@@ -83,11 +83,16 @@ _ENTRY_PREFIX = f"{PREFIX}v{_KEY_VERSION}:"
 class CacheKey:
     """Where a request's answer lives, and the shape this request wants it in."""
 
-    scope: str  # the policy or logical model asked for; also the metrics label
+    scope: str  # the policy or logical model asked for
     namespace: str
     digest: str
     stream: bool = False
     include_usage: bool = False
+    label: str = ""  # the metrics label: the policy name ("direct" for a named model)
+
+    @property
+    def metric_label(self) -> str:
+        return self.label or self.scope
 
     @property
     def entry_key(self) -> str:
@@ -104,13 +109,13 @@ def namespace_prefix(namespace: str) -> str:
     return f"{_ENTRY_PREFIX}{quote(namespace, safe='._-')}:"
 
 
-def cache_key(chat: ChatRequest, scope: str, namespace: str) -> CacheKey:
+def cache_key(chat: ChatRequest, scope: str, namespace: str, label: str = "") -> CacheKey:
     fields = chat.model_dump(mode="json", include=set(KEY_FIELDS), exclude_none=True)
     if isinstance(fields.get("stop"), str):
         fields["stop"] = [fields["stop"]]  # the same stop sequence, two spellings
     material = orjson.dumps([_KEY_VERSION, scope, fields], option=orjson.OPT_SORT_KEYS)
     digest = hashlib.blake2b(material, digest_size=20).hexdigest()
-    return CacheKey(scope, namespace, digest, bool(chat.stream), chat.wants_usage_in_stream)
+    return CacheKey(scope, namespace, digest, bool(chat.stream), chat.wants_usage_in_stream, label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +169,8 @@ class ResponseCache:
             store, wait_s=flight_wait_s, lease_ttl_s=lease_ttl_s, on_store_error=self._failed
         )
 
-    def key(self, chat: ChatRequest, scope: str, namespace: str) -> CacheKey:
-        return cache_key(chat, scope, namespace)
+    def key(self, chat: ChatRequest, scope: str, namespace: str, label: str = "") -> CacheKey:
+        return cache_key(chat, scope, namespace, label)
 
     async def lookup(
         self, key: CacheKey, settings: CacheSettings, directives: CacheDirectives
@@ -185,7 +190,7 @@ class ResponseCache:
             return self._report(key, Miss())
         self._report(key, hit)
         if hit.entry.cost_usd:
-            self._observer.on_avoided_cost(key.scope, hit.entry.model, hit.entry.cost_usd)
+            self._observer.on_avoided_cost(key.metric_label, hit.entry.model, hit.entry.cost_usd)
         return hit
 
     def flight(self, key: CacheKey, settings: CacheSettings, directives: CacheDirectives) -> Flight:
@@ -219,7 +224,7 @@ class ResponseCache:
         except StoreError as exc:
             self._failed(exc)
             return CacheResult.BYPASS
-        self._observer.on_result(key.scope, CacheResult.STORED)
+        self._observer.on_result(key.metric_label, CacheResult.STORED)
         return CacheResult.STORED
 
     async def purge(self, namespace: str | None = None) -> int:
@@ -269,13 +274,13 @@ class ResponseCache:
     def _coalesced(self, key: CacheKey, entry: CacheEntry, max_age_s: int | None) -> Hit | None:
         hit = self._hit(key, entry, max_age_s)  # a stored entry found while waiting: may be old
         if hit is not None:
-            self._observer.on_coalesced(key.scope)
+            self._observer.on_coalesced(key.metric_label)
             if entry.cost_usd:
-                self._observer.on_avoided_cost(key.scope, entry.model, entry.cost_usd)
+                self._observer.on_avoided_cost(key.metric_label, entry.model, entry.cost_usd)
         return hit
 
     def _report(self, key: CacheKey, lookup: Lookup) -> Lookup:
-        self._observer.on_result(key.scope, lookup.result)
+        self._observer.on_result(key.metric_label, lookup.result)
         return lookup
 
     def _failed(self, exc: StoreError) -> None:

@@ -24,7 +24,8 @@ from router.wire import ParsedRequest
 
 
 class MetricsCacheObserver:
-    """``CacheObserver`` -> Prometheus. ``scope`` is the policy or logical model asked for."""
+    """``CacheObserver`` -> Prometheus. ``scope`` is the policy label (``direct`` for a request
+    that named a logical model), as in every other metric."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._m = metrics
@@ -80,9 +81,9 @@ class CacheUse:
         mode = decision.cache.mode
         if not (mode.reads or mode.writes):
             # The common case on the hot path: skip hashing the request for a key.
-            self._observer.on_result(scope, CacheResult.BYPASS)
+            self._observer.on_result(decision.policy, CacheResult.BYPASS)
             return CacheTurn(None, decision, directives, CacheResult.BYPASS)
-        key = self.cache.key(request.chat, scope, principal.namespace)
+        key = self.cache.key(request.chat, scope, principal.namespace, decision.policy)
         found = await self.cache.lookup(key, decision.cache, directives)
         hit = found if isinstance(found, Hit) else None
         return CacheTurn(key, decision, directives, found.result, hit)

@@ -90,6 +90,9 @@ def test_direct_model_requests_are_not_cached(router: RunningRouter, emulators: 
         resp = httpx.post(f"{router.v1}/chat/completions", json=body, timeout=30)
         assert resp.headers["x-router-cache"] == "bypass"
     assert len(emulators.openai.requests) == 2
+    # Labelled like every other metric: the policy, "direct" for a named model.
+    assert _metric(router, "router_cache_requests_total", policy="direct", result="bypass") == 2
+    assert _metric(router, "router_cache_requests_total", policy="gpt-4o") == 0
 
 
 def test_stream_is_replayed_chunk_by_chunk_and_serves_plain_requests(
