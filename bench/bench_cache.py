@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench_proxy import KEY, PY, ROOT, Result, free_port, process, wait_http, wrk
+from bench_proxy import KEY, PY, ROOT, Result, emulator_cmd, free_port, process, wait_http, wrk
 
 CACHED_POLICY = """
 policies:
@@ -76,18 +76,7 @@ def main() -> int:
     (tmp / "cache.yaml").write_text(CACHED_POLICY)
     base_env = {**os.environ, "BENCH_KEY": KEY, "ROUTER_MASTER_KEY": KEY}
     base_env.pop("REDIS_URL", None)
-    emu_cmd = [
-        PY,
-        "-m",
-        "router.emulators",
-        "--provider",
-        "openai",
-        "--port",
-        str(emu_port),
-        "--api-key",
-        KEY,
-        "--any-model",
-    ]
+    emu_cmd = emulator_cmd(emu_port)
 
     def serve(port: int) -> list[str]:
         return [

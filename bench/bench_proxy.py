@@ -90,6 +90,12 @@ class Result:
     cpu_us: float | None = None  # router process CPU time per request (user + system)
 
 
+def emulator_cmd(port: int) -> list[str]:
+    """The OpenAI emulator as its own process, accepting any model name."""
+    return [PY, "-m", "router.emulators", "--provider", "openai", "--port", str(port),
+            "--api-key", KEY, "--any-model"]  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -224,18 +230,7 @@ def main() -> int:
     )
     (tmp / "policies.yaml").write_text(POLICIES)
     env = {**os.environ, "BENCH_KEY": KEY, "ROUTER_MASTER_KEY": KEY}
-    emu_cmd = [
-        PY,
-        "-m",
-        "router.emulators",
-        "--provider",
-        "openai",
-        "--port",
-        str(emu_port),
-        "--api-key",
-        KEY,
-        "--any-model",
-    ]
+    emu_cmd = emulator_cmd(emu_port)
     router_cmd = [
         PY,
         "-m",

@@ -18,8 +18,9 @@ from router.auth import ANONYMOUS, Principal
 from router.catalog import Catalog
 from router.classify import MESSAGE_OVERHEAD_TOKENS, classify
 from router.config import TASK_CLASSES, Entry, Strict, validate
+from router.decision import explain
 from router.errors import RouterError
-from router.policy import decide, explain
+from router.policy import decide
 from router.policy_model import Match, Rule
 from router.runtime import Config, load_config
 from router.signals import DeploymentStats, SignalSnapshot

@@ -6,7 +6,8 @@ shape of a decision, never on how policies reach it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from router.catalog import Deployment
@@ -96,11 +97,17 @@ class Decision:
         return self.chain[0].deployment.logical_model if self.chain else ""
 
 
-def direct(model_name: str, deployments: tuple[Deployment, ...]) -> Decision:
-    """The client named a logical model: its deployments, in configured order."""
-    return Decision(
-        policy="direct",
-        rule="model",
-        chain=tuple(Candidate(d) for d in deployments),
-        reason=f"model {model_name} requested directly",
-    )
+def explain(decision: Decision) -> str:
+    """The whole decision as indented JSON (``/v1/router/explain``, ``router explain``)."""
+
+    def candidate(c: Candidate) -> dict[str, object]:
+        data = asdict(c)
+        data["deployment"] = c.deployment.name
+        data["model"] = c.deployment.logical_model
+        data["provider"] = c.deployment.provider
+        return data
+
+    body = asdict(decision)
+    body["chain"] = [candidate(c) for c in decision.chain]
+    body["model"] = decision.model
+    return json.dumps(body, indent=2, default=str)

@@ -16,10 +16,8 @@ policy behaviour is a row in a table test. Per request:
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict
 
 from router.auth import Principal
 from router.catalog import Catalog, Deployment
@@ -397,19 +395,3 @@ def _num(value: float | None) -> str:
 def _header_safe(text: str) -> str:
     """x-router-reason must be one ASCII line."""
     return " ".join(text.encode("ascii", "replace").decode("ascii").split())
-
-
-def explain(decision: Decision) -> str:
-    """The whole decision as indented JSON (``router explain``, debugging)."""
-
-    def deployment(c: Candidate) -> dict[str, object]:
-        data = asdict(c)
-        data["deployment"] = c.deployment.name
-        data["model"] = c.deployment.logical_model
-        data["provider"] = c.deployment.provider
-        return data
-
-    body = asdict(decision)
-    body["chain"] = [deployment(c) for c in decision.chain]
-    body["model"] = decision.model
-    return json.dumps(body, indent=2, default=str)

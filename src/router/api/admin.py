@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from router.auth import ANONYMOUS
+from router.decision import explain
 from router.errors import InvalidRequest, PermissionDenied, UpstreamFailed
-from router.policy import explain
 from router.store import StoreError
 from router.wire import parse_chat_request
 
