@@ -17,10 +17,10 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # the catalog must not fetch
 
-from router.auth import ANONYMOUS, Principal
-from router.classify import classify
-from router.policy import decide
-from router.runtime import load_config
+from router.config.load import load_config
+from router.policy.classify import classify
+from router.policy.decide import decide
+from router.shapes import ANONYMOUS, Principal
 from router.signals import Signals
 from router.wire import ChatRequest
 

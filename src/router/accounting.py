@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from router.catalog import Catalog, Deployment
-from router.upstream import Usage
+from router.config.catalog import Catalog, Deployment
+from router.shapes import Usage
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,13 +23,17 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from router.api import admin
+from router.api.auth import Authenticator
+from router.api.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from router.api.openai import json_response, routes
-from router.auth import Authenticator
-from router.cache import ResponseCache
-from router.cache_use import CacheUse, MetricsCacheObserver
-from router.checker import load_checked
-from router.config import ServerSpec, config_files
-from router.dispatch import Dispatcher
+from router.cache.response import ResponseCache
+from router.cache.steps import CacheUse, MetricsCacheObserver
+from router.config.check import load_checked
+from router.config.load import Config
+from router.config.schema import ServerSpec, config_files
+from router.config.yamlsrc import ConfigError
+from router.dispatch.dispatcher import Dispatcher
+from router.dispatch.observer import LiveObserver
 from router.errors import (
     InvalidRequest,
     MethodNotAllowed,
@@ -37,15 +41,12 @@ from router.errors import (
     RouterError,
 )
 from router.metrics import Metrics
-from router.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from router.pipeline import Decider, Pipeline
-from router.routing import LiveObserver, PolicyDecider
-from router.runtime import Config
+from router.policy.decider import PolicyDecider
 from router.signals import Signals, SignalSettings
 from router.store import Store, StoreError, create_store
 from router.upstream import Upstream
 from router.upstream.select import default_upstreams
-from router.yamlsrc import ConfigError
 
 log = logging.getLogger("router")
 

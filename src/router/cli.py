@@ -61,11 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_demo(args.host, args.port))
         return 0
     if args.command == "check":
-        from router.checker import check_main
+        from router.config.check import check_main
 
         return check_main(Path(args.path), sys.stdout)
     if args.command == "explain":
-        from router.checker import explain_main
+        from router.config.check import explain_main
 
         headers = dict(_split_header(h) for h in args.header)
         if len(args.args) > 2:
@@ -86,8 +86,8 @@ async def _demo(host: str, port: int) -> None:
 def serve(config: str, host: str, port: int, workers: int, log_level: str) -> int:
     import uvicorn
 
-    from router.checker import load_checked
-    from router.yamlsrc import ConfigError
+    from router.config.check import load_checked
+    from router.config.yamlsrc import ConfigError
 
     path = Path(config).resolve()
     try:

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from router.accounting import Bill, bill, format_usd
-from router.auth import Principal
-from router.cache_entry import CacheResult, Hit
-from router.cache_use import CacheTurn, CacheUse, replay
-from router.catalog import Deployment
-from router.decision import Decision
-from router.dispatch import Dispatcher, StreamAnswer
+from router.cache.entry import CacheResult, Hit
+from router.cache.steps import CacheTurn, CacheUse, replay
+from router.config.catalog import Deployment
+from router.config.load import Config
+from router.dispatch.dispatcher import Dispatcher, StreamAnswer
 from router.errors import (
     AttemptError,
     AttemptFailed,
@@ -33,9 +32,9 @@ from router.errors import (
     status_class,
 )
 from router.metrics import Metrics
-from router.runtime import Config
+from router.policy.decision import Decision
+from router.shapes import Principal, Usage
 from router.signals import Signals
-from router.upstream import Usage
 from router.wire import ParsedRequest
 
 Clock = Callable[[], float]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.cache_entry import CachedUsage, CacheEntry, CacheResult
+from router.cache.entry import CachedUsage, CacheEntry, CacheResult
 from router.store import StoreError, StoreFailure, StoreHealth
 from router.wire import ChatRequest
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from cache_fakes import FakeClock, RecordingObserver
 
-from router.cache import ResponseCache
+from router.cache.response import ResponseCache
 from router.store import Store
 from support.redis_server import redis_server, redis_url
 from support.stores import store

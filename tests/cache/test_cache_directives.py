@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.cache import CacheDirectives
+from router.cache.response import CacheDirectives
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from cache_fakes import FakeClock, RecordingObserver, chat, entry
 
-from router.cache import CacheDirectives, ResponseCache
-from router.cache_entry import Bypass, CacheResult, Hit
-from router.decision import CacheMode, CacheSettings
+from router.cache.entry import Bypass, CacheResult, Hit
+from router.cache.response import CacheDirectives, ResponseCache
+from router.policy.decision import CacheMode, CacheSettings
 from router.store import Store, StoreError, create_store
 from support.redis_server import RedisServer
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from cache_fakes import BrokenStore, FakeClock, RecordingObserver, chat, completion, entry
 
-from router.cache import CacheDirectives, CacheKey, ResponseCache
-from router.cache_entry import Hit
-from router.decision import CacheMode, CacheSettings
+from router.cache.entry import Hit
+from router.cache.response import CacheDirectives, CacheKey, ResponseCache
+from router.policy.decision import CacheMode, CacheSettings
 from router.store import MemoryStore, Store, create_store
 from support.redis_server import RedisServer
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from cache_fakes import chat
 
-from router.cache import KEY_FIELDS, NOT_KEY_FIELDS, cache_key, namespace_prefix
+from router.cache.response import KEY_FIELDS, NOT_KEY_FIELDS, cache_key, namespace_prefix
 from router.wire import ChatRequest
 
 # A value for every key field that differs from the baseline request below.

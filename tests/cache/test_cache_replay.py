@@ -16,10 +16,10 @@ from cache_fakes import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from router.cache import CacheDirectives, ResponseCache
-from router.cache_entry import CachedUsage, Hit
-from router.cache_replay import chunks_to_completion, completion_to_chunks, with_usage
-from router.decision import CacheMode, CacheSettings
+from router.cache.entry import CachedUsage, Hit
+from router.cache.replay import chunks_to_completion, completion_to_chunks, with_usage
+from router.cache.response import CacheDirectives, ResponseCache
+from router.policy.decision import CacheMode, CacheSettings
 
 ON = CacheSettings(CacheMode.ON, ttl_s=3600)
 NONE = CacheDirectives()

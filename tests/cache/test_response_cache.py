@@ -16,9 +16,9 @@ from cache_fakes import (
     text_stream,
 )
 
-from router.cache import CacheDirectives, ResponseCache
-from router.cache_entry import Bypass, CacheResult, Hit, Miss
-from router.decision import CacheMode, CacheSettings
+from router.cache.entry import Bypass, CacheResult, Hit, Miss
+from router.cache.response import CacheDirectives, ResponseCache
+from router.policy.decision import CacheMode, CacheSettings
 from router.store import Store, StoreFailure
 
 ON = CacheSettings(CacheMode.ON, ttl_s=3600)

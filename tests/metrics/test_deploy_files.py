@@ -16,9 +16,9 @@ import yaml
 from jsonschema import Draft7Validator
 from metrics_support import REPO, find_tool
 
+from router.config.load import load_config
 from router.demo import DEMO_KEY_ENV, Endpoints, demo_config
 from router.emulators import DEFAULT_API_KEY
-from router.runtime import load_config
 
 COMPOSE_SCHEMA = REPO / "tests" / "metrics" / "data" / "compose-spec.json"
 

@@ -31,8 +31,8 @@ from metrics_e2e.traffic import (
     streamed_text,
     values_of,
 )
-from router.catalog import Catalog, Price
-from router.checker import load_checked
+from router.config.catalog import Catalog, Price
+from router.config.check import load_checked
 from router.emulators import Behaviour
 from router.emulators.tokenizer import count_tokens
 from support.stack import Emulators, RouterFactory, RunningRouter

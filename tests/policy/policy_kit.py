@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from router.auth import ANONYMOUS, Principal
-from router.catalog import Catalog, Deployment, LogicalModel, Price
-from router.classify import classify
-from router.config import Entry, Timeouts
-from router.decision import Decision
-from router.policy import decide
-from router.policy_model import PolicySet
-from router.policy_spec import build_policies
+from router.config.catalog import Catalog, Deployment, LogicalModel, Price
+from router.config.schema import Entry, Timeouts
+from router.config.yamlsrc import ConfigError, ConfigIssue, loads
+from router.policy.classify import classify
+from router.policy.decide import decide
+from router.policy.decision import Decision
+from router.policy.model import PolicySet
+from router.policy.spec import build_policies
+from router.shapes import ANONYMOUS, Principal
 from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest
-from router.yamlsrc import ConfigError, ConfigIssue, loads
 
 
 def model(

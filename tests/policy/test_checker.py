@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from router.checker import check_main, explain_main, try_load
-from router.runtime import Config
-from router.yamlsrc import ConfigError
+from router.config.check import check_main, explain_main, try_load
+from router.config.load import Config
+from router.config.yamlsrc import ConfigError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "policies"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from router.classify import classify
+from router.policy.classify import classify
 from router.wire import ChatRequest
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from policy_kit import CATALOG, chat, policies, run, snapshot
 
-from router.auth import Principal
 from router.errors import InvalidRequest, NotFound
-from router.policy import NoHealthyDeployment
+from router.policy.decide import NoHealthyDeployment
+from router.shapes import Principal
 
 POLICIES = policies("""
 policies:

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from policy_kit import CATALOG, policy_issues
 
-from router.yamlsrc import ConfigIssue
+from router.config.yamlsrc import ConfigIssue
 
 HEAD = """\
 policies:

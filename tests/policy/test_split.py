@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from policy_kit import chat, policies, run, snapshot
 
-from router.auth import Principal
+from router.shapes import Principal
 
 SPLITS = policies("""
 policies:

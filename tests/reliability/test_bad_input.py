@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from reliability_kit import HELLO, Metrics, post, repoint
 
+from router.api.middleware import MAX_HEADER_BYTES
 from router.emulators import Behaviour
-from router.middleware import MAX_HEADER_BYTES
 from support.stack import Emulators, RouterFactory, RunningRouter
 
 

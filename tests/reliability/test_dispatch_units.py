@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from router.catalog import Deployment, Price
-from router.config import Timeouts
-from router.decision import Candidate, Decision, HedgeSettings, RetrySettings
-from router.dispatch import AttemptOutcome, Dispatcher
+from router.config.catalog import Deployment, Price
+from router.config.schema import Timeouts
+from router.dispatch.dispatcher import AttemptOutcome, Dispatcher
+from router.dispatch.hedge import HedgeOutcome
 from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed
-from router.hedge import HedgeOutcome
-from router.upstream import ChunkStream, Completion, Usage
+from router.policy.decision import Candidate, Decision, HedgeSettings, RetrySettings
+from router.shapes import Usage
+from router.upstream import ChunkStream, Completion
 
 
 def _deployment(name: str) -> Deployment:

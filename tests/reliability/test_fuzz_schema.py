@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from router.app import create_app
-from router.catalog import Deployment
+from router.config.catalog import Deployment
 from router.demo import Endpoints, write_demo_config
-from router.upstream import Completion, Usage
+from router.shapes import Usage
+from router.upstream import Completion
 from router.wire import ChatRequest
 
 ROOT = Path(__file__).resolve().parents[2]

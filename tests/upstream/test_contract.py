@@ -16,7 +16,7 @@ from upstream_support import (
     deployment_for,
 )
 
-from router.catalog import Deployment
+from router.config.catalog import Deployment
 from router.emulators import Behaviour
 from router.errors import AttemptError, AttemptFailed
 from router.upstream import Upstream

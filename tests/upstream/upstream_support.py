@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from router.catalog import Deployment, Price
-from router.config import Timeouts
+from router.config.catalog import Deployment, Price
+from router.config.schema import Timeouts
 from router.emulators import (
     AnthropicEmulator,
     AzureFoundryEmulator,

@@ -6,9 +6,9 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from router.auth import ANONYMOUS
-from router.decision import explain
 from router.errors import InvalidRequest, PermissionDenied, UpstreamFailed
+from router.policy.decision import explain
+from router.shapes import ANONYMOUS
 from router.store import StoreError
 from router.wire import parse_chat_request
 

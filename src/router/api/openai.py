@@ -17,9 +17,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from router.auth import ANONYMOUS, Principal
 from router.errors import NotFound, Overloaded, RouterError
 from router.pipeline import Pipeline, Reply, StreamReply
+from router.shapes import ANONYMOUS, Principal
 from router.wire import parse_chat_request
 
 routes = APIRouter()

@@ -15,19 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from router.catalog import Deployment
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @classmethod
-    def from_openai(cls, usage: Any) -> Usage | None:
-        if not isinstance(usage, dict):
-            return None
-        return cls(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+from router.config.catalog import Deployment
+from router.shapes import Usage
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from router.catalog import Deployment
+from router.config.catalog import Deployment
 from router.errors import AttemptError
 
 _SECRET_SHAPES = re.compile(

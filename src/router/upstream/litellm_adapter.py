@@ -23,9 +23,10 @@ from typing import Any
 
 import httpx
 
-from router.catalog import Deployment
+from router.config.catalog import Deployment
 from router.errors import AttemptError, AttemptFailed
-from router.upstream import Completion, Usage
+from router.shapes import Usage
+from router.upstream import Completion
 from router.upstream.failures import from_litellm
 
 # OpenAI parameters litellm maps per provider; ``model``, ``messages``, ``stream`` and

@@ -18,9 +18,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from router.catalog import Deployment
+from router.config.catalog import Deployment
 from router.errors import AttemptError, AttemptFailed
-from router.upstream import Completion, Usage
+from router.shapes import Usage
+from router.upstream import Completion
 from router.upstream.failures import from_exception, from_status
 
 DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from router.catalog import Deployment
+from router.config.catalog import Deployment
 from router.upstream import ChunkStream, Completion, Upstream
 
 

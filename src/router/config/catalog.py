@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from router.config import TASK_CLASSES, DeploymentSpec, Entry, ModelSpec, Timeouts
-from router.yamlsrc import ConfigIssue
+from router.config.schema import TASK_CLASSES, DeploymentSpec, Entry, ModelSpec, Timeouts
+from router.config.yamlsrc import ConfigIssue
 
 # Providers the OpenAI-compatible hot-path adapter speaks directly; all others go to litellm.
 OPENAI_COMPATIBLE = frozenset({"openai", "azure", "azure_ai", "openai_compatible"})

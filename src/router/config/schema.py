@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from router.yamlsrc import ConfigError, ConfigIssue, PathKey, SourceMap, load
+from router.config.yamlsrc import ConfigError, ConfigIssue, PathKey, SourceMap, load
 
 TASK_CLASSES = ("code", "reasoning", "general")
 Capability = Literal["tools", "vision", "json_mode", "streaming"]
@@ -187,7 +187,7 @@ def read_raw(path: Path) -> RawConfig:
     files = config_files(path)
     issues: list[ConfigIssue] = []
     if not files:
-        from router.yamlsrc import Position
+        from router.config.yamlsrc import Position
 
         raise ConfigError([ConfigIssue(Position(str(path), 1, 1), "no *.yaml files found")])
     singles: dict[str, Entry] = {}

@@ -1,51 +1,14 @@
-"""The live glue between the pure parts: ``PolicyDecider`` feeds ``decide()`` the request's
-features, the current signals and a random roll; ``LiveObserver`` turns each attempt's
-outcome into live signals (latency, errors, circuits) and Prometheus metrics.
+"""``LiveObserver``: the per-attempt observer dispatch reports to. Circuits gate attempts;
+each outcome feeds the live signals (latency, errors, circuits) and the attempt metrics.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Mapping
-
-from router.auth import Principal
-from router.catalog import Deployment
-from router.classify import classify
-from router.decision import Decision
-from router.dispatch import AttemptOutcome
-from router.hedge import HedgeOutcome
+from router.config.catalog import Deployment
+from router.dispatch.dispatcher import AttemptOutcome
+from router.dispatch.hedge import HedgeOutcome
 from router.metrics import Metrics
-from router.policy import decide
-from router.runtime import Config
 from router.signals import Signals
-from router.wire import ParsedRequest
-
-
-class PolicyDecider:
-    """``Decider`` for the pipeline: classify, snapshot signals, roll, decide."""
-
-    def __init__(self, signals: Signals, rng: random.Random | None = None) -> None:
-        self._signals = signals
-        self._rng = rng or random.Random()
-
-    def __call__(
-        self,
-        request: ParsedRequest,
-        principal: Principal,
-        headers: Mapping[str, str],
-        config: Config,
-    ) -> Decision:
-        chat = request.chat
-        return decide(
-            chat,
-            classify(chat),
-            principal,
-            headers,
-            config.policies,
-            config.catalog,
-            self._signals.snapshot(),
-            self._rng.random(),
-        )
 
 
 class LiveObserver:

@@ -14,18 +14,18 @@ from typing import Any, TextIO
 
 from pydantic import Field, ValidationError
 
-from router.auth import ANONYMOUS, Principal
-from router.catalog import Catalog
-from router.classify import MESSAGE_OVERHEAD_TOKENS, classify
-from router.config import TASK_CLASSES, Entry, Strict, validate
-from router.decision import explain
+from router.config.catalog import Catalog
+from router.config.load import Config, load_config
+from router.config.schema import TASK_CLASSES, Entry, Strict, validate
+from router.config.yamlsrc import ConfigError, ConfigIssue
 from router.errors import RouterError
-from router.policy import decide
-from router.policy_model import Match, Rule
-from router.runtime import Config, load_config
+from router.policy.classify import MESSAGE_OVERHEAD_TOKENS, classify
+from router.policy.decide import decide
+from router.policy.decision import explain
+from router.policy.model import Match, Rule
+from router.shapes import ANONYMOUS, Principal
 from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest, parse_chat_request
-from router.yamlsrc import ConfigError, ConfigIssue
 
 
 class KeySpec(Strict):

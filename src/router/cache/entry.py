@@ -13,7 +13,7 @@ from typing import ClassVar, Protocol
 
 import orjson
 
-from router.cache_replay import JSON, finished
+from router.cache.replay import JSON, finished
 
 _FORMAT = 1  # bump when the stored shape changes; older entries then read as misses
 

@@ -24,11 +24,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from router.catalog import Deployment
-from router.decision import Decision, HedgeSettings, RetrySettings
+from router.config.catalog import Deployment
+from router.dispatch.hedge import HedgeOutcome, hedge_delay, race
 from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed
-from router.hedge import HedgeOutcome, hedge_delay, race
-from router.upstream import ChunkStream, Completion, Upstream, Usage
+from router.policy.decision import Decision, HedgeSettings, RetrySettings
+from router.shapes import Usage
+from router.upstream import ChunkStream, Completion, Upstream
 
 Clock = Callable[[], float]
 T = TypeVar("T")

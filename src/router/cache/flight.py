@@ -17,7 +17,7 @@ from collections.abc import Callable
 from enum import Enum
 from types import TracebackType
 
-from router.cache_entry import CacheEntry, Hit
+from router.cache.entry import CacheEntry, Hit
 from router.store import Store, StoreError
 
 _POLL_FIRST_S = 0.01

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from router.catalog import Deployment
+from router.config.catalog import Deployment
 
 
 class CacheMode(StrEnum):

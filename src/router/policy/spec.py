@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from router.catalog import Catalog, Deployment
-from router.config import Capability, Entry, Strict, validate
-from router.decision import CacheMode, CacheSettings, HedgeSettings, RetrySettings
-from router.policy_model import (
+from router.config.catalog import Catalog, Deployment
+from router.config.schema import Capability, Entry, Strict, validate
+from router.config.yamlsrc import ConfigIssue
+from router.policy.decision import CacheMode, CacheSettings, HedgeSettings, RetrySettings
+from router.policy.model import (
     DEFAULT_ALIAS,
     Constraints,
     Match,
@@ -28,7 +29,6 @@ from router.policy_model import (
     Rule,
     SplitArm,
 )
-from router.yamlsrc import ConfigIssue
 
 TaskName = Literal["code", "reasoning", "general"]
 Metric = Literal["cost", "latency", "quality"]

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from router.catalog import Deployment
-from router.decision import CacheSettings, HedgeSettings, RetrySettings
+from router.config.catalog import Deployment
+from router.policy.decision import CacheSettings, HedgeSettings, RetrySettings
 
 if TYPE_CHECKING:
-    from router.auth import Principal
-    from router.classify import Features
+    from router.policy.classify import Features
+    from router.shapes import Principal
 
 DEFAULT_ALIAS = "auto"
 

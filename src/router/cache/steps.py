@@ -12,14 +12,13 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.auth import Principal
-from router.cache import CacheDirectives, CacheKey, ResponseCache
-from router.cache_entry import CachedUsage, CacheEntry, CacheObserver, CacheResult, Hit
-from router.cache_flight import Flight
-from router.catalog import Deployment
-from router.decision import Decision
+from router.cache.entry import CachedUsage, CacheEntry, CacheObserver, CacheResult, Hit
+from router.cache.flight import Flight
+from router.cache.response import CacheDirectives, CacheKey, ResponseCache
+from router.config.catalog import Deployment
 from router.metrics import Metrics
-from router.upstream import Usage
+from router.policy.decision import Decision
+from router.shapes import Principal, Usage
 from router.wire import ParsedRequest
 
 

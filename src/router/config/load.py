@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from router.catalog import Catalog, build_catalog
-from router.config import (
+from router.config.catalog import Catalog, build_catalog
+from router.config.schema import (
     AuthSpec,
     ModelSpec,
     RawConfig,
@@ -18,9 +18,9 @@ from router.config import (
     read_raw,
     validate_single,
 )
-from router.policy_model import EMPTY_POLICIES, PolicySet
-from router.policy_spec import build_policies
-from router.yamlsrc import ConfigError, ConfigIssue
+from router.config.yamlsrc import ConfigError, ConfigIssue
+from router.policy.model import EMPTY_POLICIES, PolicySet
+from router.policy.spec import build_policies
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,13 +19,13 @@ import hashlib
 import math
 from collections.abc import Mapping
 
-from router.auth import Principal
-from router.catalog import Catalog, Deployment
-from router.classify import Features
-from router.config import TASK_CLASSES
-from router.decision import Candidate, Decision, Exclusion
+from router.config.catalog import Catalog, Deployment
+from router.config.schema import TASK_CLASSES
 from router.errors import InvalidRequest, NoHealthyDeployment, NotFound
-from router.policy_model import Objective, Policy, PolicySet, Rule
+from router.policy.classify import Features
+from router.policy.decision import Candidate, Decision, Exclusion
+from router.policy.model import Objective, Policy, PolicySet, Rule
+from router.shapes import Principal
 from router.signals import SignalSnapshot
 from router.wire import ChatRequest
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from router.auth import PUBLIC_PATHS, Authenticator
+from router.api.auth import PUBLIC_PATHS, Authenticator
 from router.errors import HeadersTooLarge, PayloadTooLarge, RouterError
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")

@@ -22,10 +22,10 @@ from urllib.parse import quote
 
 import orjson
 
-from router.cache_entry import Bypass, CacheEntry, CacheObserver, CacheResult, Hit, Lookup, Miss
-from router.cache_flight import Flight, FlightBoard
-from router.cache_replay import chunks_to_completion, completion_to_chunks, with_usage
-from router.decision import CacheSettings
+from router.cache.entry import Bypass, CacheEntry, CacheObserver, CacheResult, Hit, Lookup, Miss
+from router.cache.flight import Flight, FlightBoard
+from router.cache.replay import chunks_to_completion, completion_to_chunks, with_usage
+from router.policy.decision import CacheSettings
 from router.store import Store, StoreError, StoreHealth
 from router.wire import ChatRequest
 

@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from router.catalog import Deployment
-from router.decision import HedgeSettings
-from router.upstream import Usage
+from router.config.catalog import Deployment
+from router.policy.decision import HedgeSettings
+from router.shapes import Usage
 
 
 @dataclass(frozen=True, slots=True)

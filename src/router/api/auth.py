@@ -12,29 +12,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from router.config import AuthSpec
+from router.config.schema import AuthSpec
 from router.errors import AuthenticationFailed
+from router.shapes import ANONYMOUS, Principal
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 MASTER_KEY_ENV = "ROUTER_MASTER_KEY"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The caller, as policies and the cache see it: never the key itself."""
-
-    name: str
-    team: str | None = None
-    tags: frozenset[str] = frozenset()
-    is_master: bool = False
-
-    @property
-    def namespace(self) -> str:
-        """Cache tenant: a team shares entries, otherwise each key has its own."""
-        return f"team:{self.team}" if self.team else f"key:{self.name}"
-
-
-ANONYMOUS = Principal("anonymous")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,7 @@
+"""Configuration: YAML with source positions (``yamlsrc``), the raw section schema (``schema``),
+the catalog of models and deployments (``catalog``), the one loader that turns ``policies/``
+into a frozen ``Config`` (``load``) and the checker behind ``router check`` (``check``).
+
+May import: ``shapes``, ``errors``, ``wire``, and ``policy`` (to build and lint policies). Does
+no network I/O; reads files only.
+"""
