@@ -49,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "-H", "--header", action="append", default=[], help="'name: value' request header"
     )
+    keys = sub.add_parser("keys", help="client keys for config's auth.keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser(
+        "create", help="print a new random key once, and the YAML entry with its hash"
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--team")
+    create.add_argument("--tag", action="append", default=[], help="repeatable")
+    create.add_argument("--expires", help="ISO date or time (UTC unless a zone is given)")
     return parser
 
 
@@ -60,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_demo(args.host, args.port))
         return 0
+    if args.command == "keys":
+        return _keys_create(args.name, args.team, tuple(args.tag), args.expires)
     if args.command == "check":
         from router.config.check import check_main
 
@@ -75,6 +86,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         request = _read_request(args.args[-1])
         return explain_main(Path(path), request, headers, sys.stdout)
     return 2
+
+
+def _keys_create(name: str, team: str | None, tags: tuple[str, ...], expires: str | None) -> int:
+    from pydantic import ValidationError
+
+    from router.config.schema import KeySpec
+    from router.tenancy.keys import key_entry_yaml, key_hash, new_key
+
+    key = new_key()
+    try:  # the entry must be one config accepts: check it the way the loader will
+        KeySpec(name=name, team=team, tags=list(tags), hash=key_hash(key), expires=expires)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        print(f"router keys create: {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    print(f"key (shown once; router stores only its hash):\n  {key}\n")
+    print("add under auth.keys in your policies/ (hot-reloaded):")
+    print(key_entry_yaml(name, key, team, tags, expires), end="")
+    return 0
 
 
 async def _demo(host: str, port: int) -> None:

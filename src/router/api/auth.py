@@ -1,20 +1,25 @@
-"""Who is calling: the master key and static client keys, compared in constant time.
+"""Who is calling: the master key and client keys, compared in constant time over hashes.
 
-Keys come only from the environment (config names the variable). The routes that need no key
-are one constant, ``PUBLIC_PATHS``.
+Client keys come from config, as a hash (``hash: sha256:<hex>``, so the file can be committed)
+or as the name of an environment variable holding the key (``key_env``). A key may carry an
+expiry. The authenticator is rebuilt on every config reload, so a reload adds, changes and
+revokes keys without a restart. The routes that need no key are one constant,
+``PUBLIC_PATHS``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 
 from router.config.schema import AuthSpec
 from router.errors import AuthenticationFailed
 from router.shapes import ANONYMOUS, Principal
+from router.tenancy.keys import digest, expiry_instant, hash_digest
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 MASTER_KEY_ENV = "ROUTER_MASTER_KEY"
@@ -24,22 +29,44 @@ MASTER_KEY_ENV = "ROUTER_MASTER_KEY"
 class _KeyEntry:
     digest: bytes
     principal: Principal
+    expires_at: float | None = None  # POSIX seconds
+    expires_text: str = ""
 
 
 class Authenticator:
     """Resolves a bearer token to a principal; ``enabled`` is false when no key is configured."""
 
-    def __init__(self, spec: AuthSpec, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        spec: AuthSpec,
+        environ: Mapping[str, str] | None = None,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         env = os.environ if environ is None else environ
+        self._wall_clock = wall_clock
         self._entries: list[_KeyEntry] = []
         master = env.get(MASTER_KEY_ENV)
         if master:
-            self._entries.append(_KeyEntry(_digest(master), Principal("master", is_master=True)))
+            self._entries.append(_KeyEntry(digest(master), Principal("master", is_master=True)))
         for key in spec.keys:
-            value = env.get(key.key_env)
-            if value:
-                who = Principal(key.name, key.team, frozenset(key.tags))
-                self._entries.append(_KeyEntry(_digest(value), who))
+            if key.hash is not None:
+                raw: bytes | None = hash_digest(key.hash)
+            else:
+                value = env.get(key.key_env) if key.key_env else None
+                raw = digest(value) if value else None
+            if raw is None:
+                continue  # its variable is unset: that key cannot authenticate
+            who = Principal(key.name, key.team, frozenset(key.tags))
+            expires = expiry_instant(key.expires)
+            self._entries.append(
+                _KeyEntry(
+                    raw,
+                    who,
+                    expires.timestamp() if expires else None,
+                    expires.astimezone(UTC).isoformat() if expires else "",
+                )
+            )
 
     @property
     def enabled(self) -> bool:
@@ -53,19 +80,20 @@ class Authenticator:
             raise AuthenticationFailed(
                 "Missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key"
             )
-        digest = _digest(token)
-        found: Principal | None = None
+        presented = digest(token)
+        found: _KeyEntry | None = None
         # Compare against every entry so timing does not reveal which one matched.
         for entry in self._entries:
-            if hmac.compare_digest(entry.digest, digest):
-                found = entry.principal
+            if hmac.compare_digest(entry.digest, presented):
+                found = entry
         if found is None:
             raise AuthenticationFailed("Incorrect API key provided")
-        return found
-
-
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
+        if found.expires_at is not None and self._wall_clock() >= found.expires_at:
+            raise AuthenticationFailed(
+                f"API key {found.principal.name!r} expired at {found.expires_text}",
+                code="expired_api_key",
+            )
+        return found.principal
 
 
 def _bearer(header: str | None) -> str | None:

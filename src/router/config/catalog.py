@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from router.config.schema import TASK_CLASSES, DeploymentSpec, Entry, ModelSpec, Timeouts
+from router.config.schema import (
+    TASK_CLASSES,
+    DeploymentSpec,
+    Entry,
+    LimitSpec,
+    ModelSpec,
+    Timeouts,
+)
 from router.config.yamlsrc import ConfigIssue
 
 # Providers the OpenAI-compatible hot-path adapter speaks directly; all others go to litellm.
@@ -46,6 +53,7 @@ class Deployment:
     api_version: str | None
     price: Price
     timeouts: Timeouts
+    limits: LimitSpec | None = None  # the provider's quota, enforced by tenancy
 
     @property
     def openai_compatible(self) -> bool:
@@ -148,6 +156,7 @@ def build_catalog(specs: dict[str, tuple[ModelSpec, Entry]], issues: list[Config
                     api_version=dspec.api_version,
                     price=price,
                     timeouts=dspec.timeouts,
+                    limits=dspec.limits,
                 )
             )
         for task in spec.quality:

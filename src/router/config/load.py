@@ -21,6 +21,7 @@ from router.config.schema import (
 from router.config.yamlsrc import ConfigError, ConfigIssue
 from router.policy.model import EMPTY_POLICIES, PolicySet
 from router.policy.spec import build_policies
+from router.tenancy.rules import EMPTY_TENANCY, Tenancy, build_tenancy
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Config:
     catalog: Catalog
     raw: RawConfig  # kept for owners that validate their own sections (policies, cache, tests)
     policies: PolicySet = EMPTY_POLICIES
+    tenancy: Tenancy = EMPTY_TENANCY  # keys, access, limits, budgets
 
 
 def load_config(path: Path) -> Config:
@@ -51,6 +53,16 @@ def load_config(path: Path) -> Config:
                 f"models: {', '.join(sorted(models)) or '(none)'}",
             )
         )
+    tenancy = EMPTY_TENANCY
+    if auth is not None:
+        tenancy = build_tenancy(
+            auth,
+            catalog,
+            frozenset(policies.policies),
+            frozenset(policies.aliases),
+            raw.singles.get("auth"),
+            issues,
+        )
     if issues or server is None or auth is None:
         raise ConfigError(issues)
-    return Config(raw.files, server, auth, catalog, raw, policies)
+    return Config(raw.files, server, auth, catalog, raw, policies, tenancy)

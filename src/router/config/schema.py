@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -32,6 +33,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+OnStoreError = Literal["allow", "deny"]
+BudgetPeriod = Literal["day", "month", "total"]
+KEY_HASH_PREFIX = "sha256:"
+
+
+class LimitSpec(Strict):
+    """Per key, team or deployment; counted in the store, so exact across replicas."""
+
+    rpm: int | None = Field(None, gt=0, description="requests per minute")
+    tpm: int | None = Field(None, gt=0, description="tokens (prompt + output) per minute")
+    concurrent: int | None = Field(None, gt=0, description="requests in flight at once")
+    on_store_error: OnStoreError = Field("allow", description="when the store cannot answer")
+
+
 class Timeouts(Strict):
     connect_s: float = Field(5.0, gt=0, description="TCP/TLS connect")
     ttft_s: float = Field(30.0, gt=0, description="time to first byte / first token")
@@ -48,6 +63,7 @@ class DeploymentSpec(Strict):
     api_version: str | None = None
     price_key: str | None = Field(None, description="key in litellm's price map, if not model")
     timeouts: Timeouts = Timeouts()
+    limits: LimitSpec | None = Field(None, description="the provider's quota for it")
 
     @model_validator(mode="after")
     def _check_url(self) -> DeploymentSpec:
@@ -83,15 +99,52 @@ class ServerSpec(Strict):
     signal_window_s: float = Field(300.0, gt=0, description="latency/error window")
 
 
+class BudgetSpec(Strict):
+    usd: float = Field(gt=0, description="US dollars per period")
+    period: BudgetPeriod = Field(description="day | month (UTC calendar) | total")
+    on_store_error: OnStoreError = "allow"
+
+
+class AllowSpec(Strict):
+    """What a key or team may name as ``model``; a kind left out allows none of that kind."""
+
+    policies: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    deployments: list[str] = Field(default_factory=list)
+
+
 class KeySpec(Strict):
-    name: str
-    key_env: str = Field(description="NAME of the env var holding this client key")
-    team: str | None = None
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._@:-]+$")
+    key_env: str | None = Field(None, description="NAME of the env var holding this client key")
+    hash: str | None = Field(
+        None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="'sha256:' + hex digest of the key (router keys create prints it)",
+    )
+    team: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9._@:-]+$")
     tags: list[str] = Field(default_factory=list)
+    expires: datetime | date | None = Field(None, description="UTC when no zone is given")
+    allow: AllowSpec | None = None
+    limits: LimitSpec | None = None
+    budgets: list[BudgetSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KeySpec:
+        if (self.key_env is None) == (self.hash is None):
+            raise ValueError("a key has exactly one of 'hash' (sha256:...) or 'key_env'")
+        return self
+
+
+class TeamSpec(Strict):
+    allow: AllowSpec | None = None
+    limits: LimitSpec | None = None
+    budgets: list[BudgetSpec] = Field(default_factory=list)
 
 
 class AuthSpec(Strict):
     keys: list[KeySpec] = Field(default_factory=list)
+    teams: dict[str, TeamSpec] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
