@@ -43,8 +43,11 @@ from router.errors import (
 from router.metrics import Metrics
 from router.pipeline import Decider, Pipeline
 from router.policy.decider import PolicyDecider
+from router.shapes import ANONYMOUS, Principal
 from router.signals import Signals, SignalSettings
 from router.store import Store, StoreError, create_store
+from router.tenancy.access import GuardedDecider, allows
+from router.tenancy.rules import NameKind
 from router.upstream import Upstream
 from router.upstream.select import default_upstreams
 
@@ -120,15 +123,20 @@ class RouterState:
             self.in_flight -= 1
             self.metrics.requests_in_flight.dec()
 
-    def model_cards(self) -> list[dict[str, Any]]:
-        """Logical models, then policies and their aliases: every name a client may send."""
-        policies = self._config.policies
-        names = [
-            *sorted(self._config.catalog.models),
-            *sorted(policies.policies),
-            *sorted(policies.aliases),
+    def model_cards(self, principal: Principal = ANONYMOUS) -> list[dict[str, Any]]:
+        """Logical models, then policies and their aliases: every name this caller may send."""
+        config = self._config
+        policies = config.policies
+        named: list[tuple[NameKind, str]] = [
+            *(("model", n) for n in sorted(config.catalog.models)),
+            *(("policy", n) for n in sorted(policies.policies)),
+            *(("alias", n) for n in sorted(policies.aliases)),
         ]
-        return [{"id": n, "object": "model", "created": 0, "owned_by": "router"} for n in names]
+        return [
+            {"id": n, "object": "model", "created": 0, "owned_by": "router"}
+            for kind, n in named
+            if allows(config.tenancy, principal, kind, n)
+        ]
 
     async def readiness(self) -> dict[str, Any]:
         report: dict[str, Any] = {
@@ -176,7 +184,7 @@ def create_app(
         dispatcher = Dispatcher(upstreams, LiveObserver(signals, metrics))
         return Pipeline(
             state.config,
-            decide or PolicyDecider(signals),
+            GuardedDecider(decide or PolicyDecider(signals)),
             dispatcher,
             metrics,
             signals,

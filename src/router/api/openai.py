@@ -145,13 +145,13 @@ async def _disconnected(receive: Receive) -> None:
 @routes.get("/models", include_in_schema=False)
 async def list_models(request: Request) -> Response:
     state = request.app.state.router
-    return json_response({"object": "list", "data": state.model_cards()})
+    return json_response({"object": "list", "data": state.model_cards(_principal(request))})
 
 
 @routes.get("/v1/models/{model_id:path}")
 async def get_model(request: Request, model_id: str) -> Response:
     state = request.app.state.router
-    for card in state.model_cards():
+    for card in state.model_cards(_principal(request)):
         if card["id"] == model_id:
             return json_response(card)
     raise NotFound(f"The model '{model_id}' does not exist", param="model", code="model_not_found")
