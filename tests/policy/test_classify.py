@@ -25,6 +25,10 @@ def request(*messages: tuple[str, Any], **fields: Any) -> ChatRequest:
         ("Write a SQL query: select name from users where age > 3", "code"),
         ("Prove step by step that there are infinitely many primes.", "reasoning"),
         ("Solve for x: 3 * 4 + x = 20, and explain the equation", "reasoning"),
+        ("Write a function that reverses a list", "code"),  # the README's example
+        ("Write a script that renames my photos by date", "code"),
+        ("Write a poem about a function of the heart", "general"),  # one code word is not code
+        ("Implement a plan for my garden", "general"),
         ("Suggest three names for a bakery.", "general"),
         ("What's the weather like in Lisbon in May?", "general"),
     ],

@@ -39,6 +39,20 @@ _CODE_WORDS = _words(
     "null undefined async await lambda struct enum pointer array dict tuple query script "
     "schema database"
 )
+# Asking for code is a signal of its own: "write a function that reverses a list" names only one
+# code word, yet nobody wants prose back. Each phrase found scores 1, like a keyword.
+_CODE_ASKS = (
+    "write a function",
+    "write a program",
+    "write a script",
+    "write a class",
+    "write code",
+    "a function that",
+    "a script that",
+    "a program that",
+    "implement a function",
+    "unit test",
+)
 _CODE_MARKS = ("=>", ");", "{}", "();", "#include", "def ", "console.log", "</", "::", "!=", "==")
 _REASONING_WORDS = _words(
     "prove proof derive calculate solve probability theorem lemma equation integral riddle "
@@ -116,8 +130,9 @@ def estimate_prompt_tokens(chat: ChatRequest) -> int:
 def classify_task(chat: ChatRequest) -> TaskClass:
     """``code`` if code signals dominate, ``reasoning`` if reasoning signals do, else general.
 
-    Scores: a code fence counts 3; every distinct code keyword or syntax mark (``=>``, ``);``,
-    ``def ``...) counts 1 for code; every distinct reasoning keyword or phrase (``prove``,
+    Scores: a code fence counts 3; every distinct code keyword, syntax mark (``=>``, ``);``,
+    ``def ``...) or request for code (``write a function``, ``a script that``...) counts 1 for
+    code; every distinct reasoning keyword or phrase (``prove``,
     ``step by step``...) and any inline arithmetic count 1 for reasoning; tools whose names
     look like code tools add 2 to code; ``reasoning_effort`` adds 2 to reasoning. A class
     needs a score of 2; code wins ties.
@@ -126,6 +141,7 @@ def classify_task(chat: ChatRequest) -> TaskClass:
     words = set(text.translate(_PUNCTUATION).split())
     code = 3 * ("```" in text) + len(words & _CODE_WORDS)
     code += sum(1 for mark in _CODE_MARKS if mark in text)
+    code += sum(1 for ask in _CODE_ASKS if ask in text)
     reasoning = len(words & _REASONING_WORDS) + sum(1 for p in _REASONING_PHRASES if p in text)
     reasoning += 1 if _ARITHMETIC_RE.search(text) else 0
     if chat.tools:
