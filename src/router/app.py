@@ -94,6 +94,7 @@ class RouterState:
         except ConfigError as exc:
             self.last_reload_error = str(exc)
             self.metrics.policy_reloads.labels("failure").inc()
+            self.metrics.config_loaded(False, time.time())
             log.error("config reload refused, still serving the previous config:\n%s", exc)
             return False
         self._config = new
@@ -101,6 +102,8 @@ class RouterState:
         self.signals.reconfigure(_signal_settings(new.server))
         self.last_reload_error = None
         self.metrics.policy_reloads.labels("success").inc()
+        self.metrics.config_loaded(True, time.time())
+        publish_circuits(new, self.signals, self.metrics)
         log.info("config reloaded from %s", self.config_path)
         return True
 
@@ -175,6 +178,8 @@ def create_app(
     metrics = metrics or Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
     upstreams = upstream or default_upstreams()
     signals = Signals(clock, _signal_settings(loaded.server), metrics.set_circuit_state)
+    metrics.config_loaded(True, time.time())
+    publish_circuits(loaded, signals, metrics)
     env = os.environ if environ is None else environ
     shared = store or create_store(env.get("REDIS_URL") or None)
     cache_observer = MetricsCacheObserver(metrics)
@@ -236,6 +241,13 @@ def create_app(
     app.include_router(admin.routes)
     _install_error_handlers(app)
     return app
+
+
+def publish_circuits(config: Config, signals: Signals, metrics: Metrics) -> None:
+    """Give every configured deployment its circuit-state series, so dashboards and alerts
+    see it before its breaker first moves (the current state; no transition is counted)."""
+    for name in config.catalog.deployments:
+        metrics.set_circuit_state(name, signals.circuit(name), transition=False)
 
 
 def _signal_settings(server: ServerSpec) -> SignalSettings:

@@ -41,14 +41,21 @@ Metric, its labels, and the question it answers:
     Is a deployment's breaker closed, half-open or open?
 ``router_circuit_transitions_total{deployment, to_state}``
     How often do breakers flap?
-``router_cache_requests_total{policy, result}``
-    What is the response cache hit ratio?
+``router_cache_lookups_total{policy, result}``
+    What is the response cache hit ratio? (``hit``, ``miss``, ``bypass``; ``coalesced`` counts
+    a missed request that was then served by an identical one in flight)
+``router_cache_writes_total{policy, result}``
+    Are answers being stored (``stored``), and do writes fail (``failed``)?
 ``router_cache_avoided_cost_usd_total{policy, model}``
     How much spend did the cache avoid?
 ``router_redis_errors_total{operation}``
     Is Redis (cache, shared state) healthy?
 ``router_policy_reloads_total{result}``
-    Did the last policy hot-reload work?
+    How often are policies reloaded, and how often refused?
+``router_config_last_reload_success``
+    Is the config being served the one on disk (1), or was the last reload refused (0)?
+``router_config_last_reload_timestamp_seconds``
+    When was the config last loaded or reloaded (start-up counts), success or not?
 ``router_requests_in_flight``
     How busy is the router right now?
 ``router_stream_interruptions_total{deployment, reason}``
@@ -60,6 +67,10 @@ Savings: a counter cannot go down, so ``router_savings_usd_total`` adds only the
 per-request positive part of ``baseline - cost``; for the net saving of a policy whose
 requests all have a baseline, subtract ``router_cost_usd_total`` from
 ``router_baseline_cost_usd_total``, both summed by policy and model.
+
+Every deployment's ``router_circuit_state`` exists from start-up (``closed``), so a panel or
+alert sees a deployment before its breaker first moves. No ``_created`` series are exported
+(``disable_created_metrics``): they double the series count and nothing reads them.
 
 Multiprocess: with several uvicorn workers each process holds its own values, so when
 ``PROMETHEUS_MULTIPROC_DIR`` is given every worker writes its values to mmap files in
@@ -81,6 +92,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
     values,
@@ -165,10 +177,13 @@ class Metrics:
     hedges: Counter
     circuit_state: Gauge
     circuit_transitions: Counter
-    cache_requests: Counter
+    cache_lookups: Counter
+    cache_writes: Counter
     cache_avoided_cost_usd: Counter
     redis_errors: Counter
     policy_reloads: Counter
+    config_last_reload_success: Gauge
+    config_last_reload_timestamp: Gauge
     requests_in_flight: Gauge
     stream_interruptions: Counter
     overload_rejections: Counter
@@ -184,6 +199,8 @@ class Metrics:
             if not os.path.isdir(multiprocess_dir):
                 raise ValueError(f"multiprocess_dir {multiprocess_dir!r} is not a directory")
             _enable_multiprocess_values(multiprocess_dir)
+        # Process-wide switch in prometheus_client; idempotent, and wanted by every registry.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         r = CollectorRegistry(auto_describe=True)
 
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
@@ -289,9 +306,14 @@ class Metrics:
                 "Circuit breaker state changes, by new state.",
                 ("deployment", "to_state"),
             ),
-            cache_requests=counter(
-                "router_cache_requests",
-                "Response cache lookups and stores, by result.",
+            cache_lookups=counter(
+                "router_cache_lookups",
+                "Response cache lookups, by result (hit, miss, bypass, coalesced).",
+                ("policy", "result"),
+            ),
+            cache_writes=counter(
+                "router_cache_writes",
+                "Answers written to the response cache, by result (stored, failed).",
                 ("policy", "result"),
             ),
             cache_avoided_cost_usd=counter(
@@ -302,6 +324,19 @@ class Metrics:
             redis_errors=counter("router_redis_errors", "Failed Redis operations.", ("operation",)),
             policy_reloads=counter(
                 "router_policy_reloads", "Policy hot-reloads, by result.", ("result",)
+            ),
+            # Each worker reloads on its own: any worker refusing shows as 0.
+            config_last_reload_success=Gauge(
+                "router_config_last_reload_success",
+                "1 if the last config load or reload succeeded, 0 if it was refused.",
+                registry=r,
+                multiprocess_mode="livemin",
+            ),
+            config_last_reload_timestamp=Gauge(
+                "router_config_last_reload_timestamp_seconds",
+                "Unix time of the last config load or reload, successful or not.",
+                registry=r,
+                multiprocess_mode="livemax",
             ),
             # Summed over live workers only, so a dead worker's requests stop counting.
             requests_in_flight=Gauge(
@@ -358,6 +393,11 @@ class Metrics:
         self.savings_usd.labels(policy=policy, model=model, baseline=baseline).inc(
             max(base - cost, 0.0)
         )
+
+    def config_loaded(self, ok: bool, at: float) -> None:
+        """A config load (start-up) or reload: ``ok`` False when it was refused."""
+        self.config_last_reload_success.set(1 if ok else 0)
+        self.config_last_reload_timestamp.set(at)
 
     def set_circuit_state(
         self, deployment: str, state: CircuitState, *, transition: bool = True

@@ -33,9 +33,13 @@ class RecordingObserver:
     coalesced: list[str] = field(default_factory=list)
     avoided: list[tuple[str, str, float]] = field(default_factory=list)
     store_errors: list[str] = field(default_factory=list)
+    write_failures: list[str] = field(default_factory=list)
 
     def on_result(self, scope: str, result: CacheResult) -> None:
         self.results.append((scope, result))
+
+    def on_write_failed(self, scope: str) -> None:
+        self.write_failures.append(scope)
 
     def on_coalesced(self, scope: str) -> None:
         self.coalesced.append(scope)

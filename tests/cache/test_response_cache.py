@@ -143,6 +143,7 @@ async def test_broken_store_bypasses_and_reports() -> None:
     assert await cache.store(key, entry(), ON, NONE) is CacheResult.BYPASS
     assert observer.labels() == ["bypass"]
     assert observer.store_errors == ["get", "set"]
+    assert observer.write_failures == ["fast"]  # the failed write is counted as a write
     assert not cache.health().healthy
 
 

@@ -76,7 +76,11 @@ def test_second_identical_request_is_a_hit(
     assert second.headers["x-router-cost-usd"] == "0"
     assert second.json()["choices"] == first.json()["choices"]
     assert len(emulators.openai.requests) == 1
-    assert _metric(router, "router_cache_requests_total", result="hit") == 1
+    assert _metric(router, "router_cache_lookups_total", result="hit") == 1
+    assert _metric(router, "router_cache_lookups_total", result="miss") == 1
+    # The write is its own counter: lookups and writes never add up into one "requests" figure.
+    assert _metric(router, "router_cache_writes_total", result="stored") == 1
+    assert _metric(router, "router_cache_lookups_total", result="stored") == 0
     assert _metric(router, "router_cache_avoided_cost_usd_total") == pytest.approx(
         float(first.headers["x-router-cost-usd"])
     )
@@ -91,8 +95,8 @@ def test_direct_model_requests_are_not_cached(router: RunningRouter, emulators: 
         assert resp.headers["x-router-cache"] == "bypass"
     assert len(emulators.openai.requests) == 2
     # Labelled like every other metric: the policy, "direct" for a named model.
-    assert _metric(router, "router_cache_requests_total", policy="direct", result="bypass") == 2
-    assert _metric(router, "router_cache_requests_total", policy="gpt-4o") == 0
+    assert _metric(router, "router_cache_lookups_total", policy="direct", result="bypass") == 2
+    assert _metric(router, "router_cache_lookups_total", policy="gpt-4o") == 0
 
 
 def test_stream_is_replayed_chunk_by_chunk_and_serves_plain_requests(

@@ -73,8 +73,9 @@ def drive_traffic(m: Metrics, step: int = 0) -> None:
         policy="cheap", from_deployment="gpt-4o-mini@openai", to_deployment="claude-haiku@anthropic"
     ).inc()
     m.hedges.labels(policy="cheap", outcome="won").inc()
-    for result in ("hit", "miss", "bypass", "stored"):
-        m.cache_requests.labels(policy="cheap", result=result).inc()
+    for result in ("hit", "miss", "bypass"):
+        m.cache_lookups.labels(policy="cheap", result=result).inc()
+    m.cache_writes.labels(policy="cheap", result="stored").inc()
     m.cache_avoided_cost_usd.labels(policy="cheap", model="gpt-4o-mini").inc(0.0004)
     m.redis_errors.labels(operation="get").inc()
     m.policy_reloads.labels(result="success").inc()

@@ -82,7 +82,7 @@ def test_every_attribute_is_registered_and_documented() -> None:
     exposed = m.sample_names()
     doc = router.metrics.__doc__ or ""
     fields = _metric_fields(m)
-    assert len(fields) == 24
+    assert len(fields) == 27
     for attr, metric in fields.items():
         name = metric._name  # the family name prometheus_client registered
         suffix = "_total" if isinstance(metric, Counter) else ""
@@ -146,6 +146,25 @@ def test_multiprocess_dir_must_exist_and_agree_with_the_environment(
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(other))
     with pytest.raises(ValueError, match="disagrees"):
         Metrics.create(str(tmp_path))
+
+
+def test_no_created_series_are_exported() -> None:
+    m = Metrics.create()
+    m.requests.labels("p", "m", "2xx", "miss").inc()
+    m.request_duration.labels("p", "m", "false").observe(0.1)
+    body = m.render()[0].decode()
+    assert "router_requests_total{" in body
+    assert "_created" not in body
+
+
+def test_config_load_gauges_say_success_and_when() -> None:
+    m = Metrics.create()
+    get = m.registry.get_sample_value
+    m.config_loaded(True, 1_700_000_000.0)
+    assert get("router_config_last_reload_success") == 1
+    m.config_loaded(False, 1_700_000_060.0)
+    assert get("router_config_last_reload_success") == 0
+    assert get("router_config_last_reload_timestamp_seconds") == 1_700_000_060.0
 
 
 def test_single_process_mark_process_dead_is_a_no_op() -> None:

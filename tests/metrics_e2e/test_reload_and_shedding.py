@@ -30,15 +30,42 @@ def test_reloads_count_successes_and_failures(
     def reloads(result: str) -> float | None:
         return Scrape.get(url).value("router_policy_reloads_total", result=result)
 
+    def gauge(name: str) -> float | None:
+        return Scrape.get(url).value(name)
+
     assert reloads("success") is None
+    # Start-up counts as a successful load, stamped with the time it happened.
+    assert gauge("router_config_last_reload_success") == 1
+    started = gauge("router_config_last_reload_timestamp_seconds")
+    assert started is not None
+    assert abs(started - time.time()) < 60
     append_yaml(config_dir, "# a harmless edit\n")
     _wait_for(lambda: reloads("success") == 1, "a successful reload")
+    assert gauge("router_config_last_reload_success") == 1
     append_yaml(config_dir, "server:\n  max_in_flight: -1\n")  # invalid: refused
     _wait_for(lambda: reloads("failure") == 1, "a refused reload")
     assert reloads("success") == 1
+    assert gauge("router_config_last_reload_success") == 0
+    assert (gauge("router_config_last_reload_timestamp_seconds") or 0) >= started
     # Still serving on the previous config.
     assert chat(url, "gpt-4o", "still there?").status_code == 200
     assert httpx.get(f"{url}/readyz").json()["config"]["last_reload_error"]
+
+
+def test_every_deployment_has_a_circuit_state_from_the_start(
+    start_router: RouterFactory, config_dir: Path
+) -> None:
+    from router.config.check import load_checked
+
+    deployments = load_checked(config_dir).catalog.deployments
+    scrape = Scrape.get(start_router(config_dir).base_url)  # no request sent yet
+    states = {
+        dict(labels)["deployment"]: value
+        for (name, labels), value in scrape.samples.items()
+        if name == "router_circuit_state"
+    }
+    assert states == dict.fromkeys(deployments, 0.0)  # all closed
+    assert scrape.total("router_circuit_transitions_total") == 0  # none counted as a change
 
 
 def test_shed_requests_are_counted_apart(

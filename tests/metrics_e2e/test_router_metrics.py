@@ -47,7 +47,11 @@ UNKNOWN_MODEL = "gpt-17-e2e-unknown"
 PROMPT = "please summarise the routing table for me"
 
 # Owned by the response cache, checked on their own below (by number, not by label).
-CACHE_FAMILIES = ("router_cache_requests_total", "router_cache_avoided_cost_usd_total")
+CACHE_FAMILIES = (
+    "router_cache_lookups_total",
+    "router_cache_writes_total",
+    "router_cache_avoided_cost_usd_total",
+)
 CACHE_LOOKUP_RESULTS = {"hit", "miss", "bypass"}
 
 
@@ -105,7 +109,7 @@ def _cache_lookups(before: Scrape, after: Scrape) -> float:
     return sum(
         v
         for (name, labels), v in moved.items()
-        if name == "router_cache_requests_total" and dict(labels)["result"] in CACHE_LOOKUP_RESULTS
+        if name == "router_cache_lookups_total" and dict(labels)["result"] in CACHE_LOOKUP_RESULTS
     )
 
 

@@ -14,7 +14,7 @@ from router.emulators import Behaviour
 from support.stack import Emulators, RouterFactory, RunningRouter
 
 MODEL, DEP, PROVIDER = "mai-code-1-flash", "mai-code-1-flash@foundry", "azure_ai"
-CACHE_FAMILIES = ("router_cache_requests_total",)
+CACHE_FAMILIES = ("router_cache_lookups_total", "router_cache_writes_total")
 
 
 @pytest.fixture

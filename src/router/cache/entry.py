@@ -144,6 +144,9 @@ class CacheObserver(Protocol):
     def on_result(self, scope: str, result: CacheResult) -> None:
         """Once per lookup (hit, miss or bypass) and once per entry written (stored)."""
 
+    def on_write_failed(self, scope: str) -> None:
+        """An answer that should have been stored was not: the store failed."""
+
     def on_coalesced(self, scope: str) -> None:
         """A request waited for an identical one in flight and was served its answer (its
         lookup was already counted as a miss)."""
@@ -160,6 +163,9 @@ class NullObserver:
 
     def on_result(self, scope: str, result: CacheResult) -> None:
         return None
+
+    def on_write_failed(self, scope: str) -> None:
+        """An answer that should have been stored was not: the store failed."""
 
     def on_coalesced(self, scope: str) -> None:
         return None

@@ -223,6 +223,7 @@ class ResponseCache:
             await self._store.set(key.entry_key, stamped.encode(), settings.ttl_s)
         except StoreError as exc:
             self._failed(exc)
+            self._observer.on_write_failed(key.metric_label)
             return CacheResult.BYPASS
         self._observer.on_result(key.metric_label, CacheResult.STORED)
         return CacheResult.STORED

@@ -30,10 +30,16 @@ class MetricsCacheObserver:
         self._m = metrics
 
     def on_result(self, scope: str, result: CacheResult) -> None:
-        self._m.cache_requests.labels(scope, result.value).inc()
+        if result is CacheResult.STORED:
+            self._m.cache_writes.labels(scope, "stored").inc()
+        else:
+            self._m.cache_lookups.labels(scope, result.value).inc()
+
+    def on_write_failed(self, scope: str) -> None:
+        self._m.cache_writes.labels(scope, "failed").inc()
 
     def on_coalesced(self, scope: str) -> None:
-        self._m.cache_requests.labels(scope, "coalesced").inc()
+        self._m.cache_lookups.labels(scope, "coalesced").inc()
 
     def on_avoided_cost(self, scope: str, model: str, usd: float) -> None:
         self._m.cache_avoided_cost_usd.labels(scope, model).inc(usd)
