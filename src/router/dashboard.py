@@ -4,9 +4,12 @@
 committed file; a test fails when the two differ, and another evaluates every query
 against a real Prometheus, so the dashboard cannot drift from :mod:`router.metrics`.
 
-Queries use Grafana's ``$__rate_interval`` (and ``$__range`` for totals), which Grafana
-sizes from the scrape interval; nothing else is templated, so each expression is
-plain PromQL once those two are substituted.
+Variables make it fit any Prometheus: ``datasource`` (any Prometheus datasource), ``job``
+(one scrape job at a time, single-valued, so the demo stack and production are never summed
+together), ``instance`` and ``policy`` (multi-valued, "All" by default). Every selector
+carries ``job="$job", instance=~"$instance"``, and ``policy=~"$policy"`` where the metric has
+a policy label. Queries also use Grafana's ``$__rate_interval`` (and ``$__range`` for totals
+in stat panels), so each expression is plain PromQL once those are substituted.
 """
 
 from __future__ import annotations
@@ -17,25 +20,67 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["DASHBOARD_UID", "DATASOURCE_UID", "build_dashboard", "iter_queries", "main"]
+__all__ = [
+    "DASHBOARD_UID",
+    "DATASOURCE_UID",
+    "POLICY_METRICS",
+    "VARIABLES",
+    "build_dashboard",
+    "iter_queries",
+    "main",
+]
 
-# Must match the uid in deploy/grafana/provisioning/datasources/prometheus.yml.
+# The datasource provisioned by the compose stack (deploy/grafana/provisioning/datasources):
+# the variable's default there; anywhere else, Grafana offers every Prometheus datasource.
 DATASOURCE_UID: Final = "router-prometheus"
 DASHBOARD_UID: Final = "router-overview"
-_DATASOURCE: Final = {"type": "prometheus", "uid": DATASOURCE_UID}
+_DATASOURCE: Final = {"type": "prometheus", "uid": "${datasource}"}
 _RI: Final = "$__rate_interval"
+# Metrics with a ``policy`` label: the policy variable filters these (a test keeps this list
+# equal to router.metrics).
+POLICY_METRICS: Final = frozenset(
+    {
+        "router_requests",
+        "router_request_errors",
+        "router_request_duration_seconds",
+        "router_time_to_first_token_seconds",
+        "router_cost_usd",
+        "router_baseline_cost_usd",
+        "router_savings_usd",
+        "router_routing_decisions",
+        "router_fallbacks",
+        "router_hedges",
+        "router_cache_lookups",
+        "router_cache_writes",
+        "router_cache_avoided_cost_usd",
+    }
+)
+# The template variables' query: any series every router exports.
+_PRESENCE: Final = "router_requests_in_flight"
 
 JSON = dict[str, Any]
 
 
-def _rate(selector: str, by: str = "") -> str:
-    """``sum by (by) (rate(selector[$__rate_interval]))``; ``by`` may be empty."""
+def _s(metric: str, matchers: str = "") -> str:
+    """``metric{job="$job", instance=~"$instance"[, policy=~"$policy"][, matchers]}``."""
+    family = metric.removesuffix("_total").removesuffix("_bucket")
+    labels = ['job="$job"', 'instance=~"$instance"']
+    if family in POLICY_METRICS:
+        labels.append('policy=~"$policy"')
+    if matchers:
+        labels.append(matchers)
+    return f"{metric}{{{', '.join(labels)}}}"
+
+
+def _rate(metric: str, by: str = "", matchers: str = "") -> str:
+    """``sum by (by) (rate(metric{...}[$__rate_interval]))``; ``by`` may be empty."""
     grouping = f" by ({by}) " if by else ""
-    return f"sum{grouping}(rate({selector}[{_RI}]))"
+    return f"sum{grouping}(rate({_s(metric, matchers)}[{_RI}]))"
 
 
 def _quantile(q: float, histogram: str, by: str) -> str:
-    return f"histogram_quantile({q}, sum by (le, {by}) (rate({histogram}_bucket[{_RI}])))"
+    buckets = _s(histogram + "_bucket")
+    return f"histogram_quantile({q}, sum by (le, {by}) (rate({buckets}[{_RI}])))"
 
 
 @dataclass(frozen=True)
@@ -58,7 +103,7 @@ class Panel:
 
 
 def _ratio(num_filter: str, den_filter: str, metric: str, by: str) -> str:
-    return f"{_rate(metric + num_filter, by)}\n/\n{_rate(metric + den_filter, by)}"
+    return f"{_rate(metric, by, num_filter)}\n/\n{_rate(metric, by, den_filter)}"
 
 
 def _legend(by: str, prefix: str = "") -> str:
@@ -97,16 +142,30 @@ _ROUTING_SHARE: Final = (
     f"/ on (policy) group_left\n{_rate('router_routing_decisions_total', 'policy')}"
 )
 _CACHE_HIT_RATIO: Final = _ratio(
-    '{result="hit"}', '{result=~"hit|miss"}', "router_cache_requests_total", "policy"
+    'result="hit"', 'result=~"hit|miss"', "router_cache_lookups_total", "policy"
 )
-_ERROR_RATIO: Final = _ratio('{status_class=~"4xx|5xx"}', "", "router_requests_total", "model")
-_FALLBACKS: Final = (
-    f"sum by (from_deployment, to_deployment) (increase(router_fallbacks_total[{_RI}]))"
-)
+_ERROR_RATIO: Final = _ratio('status_class=~"4xx|5xx"', "", "router_requests_total", "model")
+
+
+def _increase(metric: str, by: str, window: str = _RI) -> str:
+    """Events per window, for discrete things best shown as bars."""
+    return f"sum by ({by}) (increase({_s(metric)}[{window}]))"
 
 
 def _in_range(metric: str) -> str:
-    return f"sum(increase({metric}[$__range]))"
+    """A total over the dashboard's time range: for stat panels only (one number)."""
+    return f"sum(increase({_s(metric)}[$__range]))"
+
+
+_RELOAD_MAPPINGS: Final = [
+    {
+        "type": "value",
+        "options": {
+            "1": {"text": "served", "color": "green", "index": 0},
+            "0": {"text": "refused", "color": "red", "index": 1},
+        },
+    }
+]
 
 
 # (row title, panels) in display order; each description is the question it answers.
@@ -123,7 +182,7 @@ _LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
               [_per_second("router_request_errors_total", "model, error_type")],
               unit="reqps", stack=True),
         Panel("In-flight requests", "How busy is the router right now (all workers)?",
-              [Query("sum(router_requests_in_flight)", "in flight")], width=6),
+              [Query(f"sum({_s('router_requests_in_flight')})", "in flight")], width=6),
         Panel("Load shedding", "Are requests being rejected because the router is overloaded?",
               [Query(_rate("router_overload_rejections_total"), "rejected")],
               unit="reqps", width=6),
@@ -176,10 +235,11 @@ _LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
     )),
     ("Resilience", (
         Panel("Circuit state", "Is any worker's breaker for a deployment half-open or open?",
-              [Query("max by (deployment) (router_circuit_state)", "{{deployment}}")],
+              [Query(f"max by (deployment) ({_s('router_circuit_state')})", "{{deployment}}")],
               kind="state-timeline", width=12, extra={"mappings": _CIRCUIT_MAPPINGS}),
         Panel("Fallbacks", "When do we fall back from one deployment to another?",
-              [Query(_FALLBACKS, "{{from_deployment}} → {{to_deployment}}")],
+              [Query(_increase("router_fallbacks_total", "from_deployment, to_deployment"),
+                     "{{from_deployment}} → {{to_deployment}}")],
               bars=True, width=12),
         Panel("Upstream attempts by outcome",
               "Which deployments succeed, fail, time out or get throttled?",
@@ -192,11 +252,20 @@ _LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
                _per_second("router_circuit_transitions_total", "deployment, to_state",
                            "breaker")],
               unit="ops"),
-        Panel("Redis errors and policy reloads",
-              "Is Redis healthy, and did policy hot-reloads succeed?",
+        Panel("Redis errors", "Is Redis (cache, shared state) healthy?",
               [_per_second("router_redis_errors_total", "operation", "redis"),
-               Query("sum by (result) (increase(router_policy_reloads_total[$__range]))",
-                     "reloads {{result}}")]),
+               _per_second("router_cache_writes_total", "result", "cache write")],
+              unit="ops"),
+        Panel("Config reloads", "How often are policies reloaded, and are any refused?",
+              [Query(_increase("router_policy_reloads_total", "result"), "{{result}}")],
+              bars=True, width=12),
+        Panel("Config on disk served", "Is every router serving the config on disk?",
+              [Query(f"min({_s('router_config_last_reload_success')})", "last reload")],
+              kind="stat", width=6, extra={"mappings": _RELOAD_MAPPINGS}),
+        Panel("Last config load", "When did a router last load its config?",
+              [Query(f"1000 * max({_s('router_config_last_reload_timestamp_seconds')})",
+                     "last load")],
+              unit="dateTimeFromNow", kind="stat", width=6),
     )),
 )  # fmt: skip
 
@@ -274,11 +343,57 @@ def build_dashboard() -> JSON:
         "schemaVersion": 39,
         "version": 1,
         "time": {"from": "now-1h", "to": "now"},
-        "templating": {"list": []},
+        "templating": {"list": list(VARIABLES)},
         "annotations": {"list": []},
         "links": [],
         "panels": list(_panels()),
     }
+
+
+def _query_variable(name: str, label: str, query: str, *, multi: bool) -> JSON:
+    variable: JSON = {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": dict(_DATASOURCE),
+        "definition": query,
+        "query": {"query": query, "refId": f"{name}-variable"},
+        "refresh": 2,  # on time range change: new instances and policies show up
+        "sort": 1,
+        "multi": multi,
+        "includeAll": multi,
+        "hide": 0,
+    }
+    if multi:
+        variable["allValue"] = ".*"
+        variable["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
+    return variable
+
+
+VARIABLES: Final[tuple[JSON, ...]] = (
+    {
+        "name": "datasource",
+        "label": "Prometheus",
+        "type": "datasource",
+        "query": "prometheus",
+        "current": {"text": "Prometheus", "value": DATASOURCE_UID},
+        "hide": 0,
+        "includeAll": False,
+        "multi": False,
+    },
+    # One job only: the demo stack (job router-demo) and production (job router) are
+    # different jobs, and no panel may add them up.
+    _query_variable("job", "Job", f"label_values({_PRESENCE}, job)", multi=False),
+    _query_variable(
+        "instance", "Instance", f'label_values({_PRESENCE}{{job="$job"}}, instance)', multi=True
+    ),
+    _query_variable(
+        "policy",
+        "Policy",
+        'label_values(router_routing_decisions_total{job="$job", instance=~"$instance"}, policy)',
+        multi=True,
+    ),
+)
 
 
 def iter_queries(dashboard: JSON) -> Iterator[str]:

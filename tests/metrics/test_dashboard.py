@@ -10,10 +10,12 @@ import yaml
 from metrics_support import DASHBOARD_JSON, REPO
 
 from router import dashboard
-from router.dashboard import DATASOURCE_UID, build_dashboard, iter_queries
+from router.dashboard import DATASOURCE_UID, POLICY_METRICS, build_dashboard, iter_queries
 from router.metrics import Metrics
 
 METRIC_NAME = re.compile(r"\b(router_[a-zA-Z0-9_:]+)")
+# A metric name and the label matchers right after it.
+SELECTOR = re.compile(r"\b(router_[a-zA-Z0-9_:]+)(\{[^}]*\})?")
 
 
 def test_committed_json_equals_generated(capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,7 +47,7 @@ def test_every_query_uses_only_declared_metrics() -> None:
         "router_cost_usd_total",
         "router_savings_usd_total",
         "router_routing_decisions_total",
-        "router_cache_requests_total",
+        "router_cache_lookups_total",
         "router_circuit_state",
         "router_fallbacks_total",
         "router_overhead_seconds_bucket",
@@ -78,8 +80,55 @@ def test_panels_use_the_provisioned_datasource_and_fit_the_grid() -> None:
         if panel["type"] == "row":
             continue
         assert panel["description"].endswith("?"), "each panel states its question"
-        assert panel["datasource"]["uid"] == DATASOURCE_UID
-        assert all(t["datasource"]["uid"] == DATASOURCE_UID for t in panel["targets"])
+        assert panel["datasource"]["uid"] == "${datasource}"
+        assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+
+
+def test_variables_pick_a_datasource_one_job_and_any_instances_and_policies() -> None:
+    variables = {v["name"]: v for v in build_dashboard()["templating"]["list"]}
+    assert list(variables) == ["datasource", "job", "instance", "policy"]
+    source = variables["datasource"]
+    assert (source["type"], source["query"]) == ("datasource", "prometheus")
+    assert source["current"]["value"] == DATASOURCE_UID  # the compose stack's, by default
+    job = variables["job"]
+    # Single-valued with no "All": the demo job and production can never be summed together.
+    assert not job["multi"]
+    assert not job["includeAll"]
+    for name in ("instance", "policy"):
+        assert variables[name]["multi"]
+        assert variables[name]["includeAll"]
+        assert variables[name]["allValue"] == ".*"
+        assert '"$job"' in variables[name]["definition"]
+
+
+def test_every_selector_is_scoped_to_the_variables() -> None:
+    for expr in iter_queries(build_dashboard()):
+        for metric, matchers in SELECTOR.findall(expr):
+            assert 'job="$job"' in matchers, f"{metric} in {expr!r} is not scoped to one job"
+            assert 'instance=~"$instance"' in matchers, expr
+            family = metric.removesuffix("_total").removesuffix("_bucket")
+            if family in POLICY_METRICS:
+                assert 'policy=~"$policy"' in matchers, expr
+
+
+def test_policy_metrics_are_exactly_those_with_a_policy_label() -> None:
+    metrics = Metrics.create()
+    declared = {
+        getattr(metrics, field)._name
+        for field in metrics.__dataclass_fields__
+        if "policy" in getattr(getattr(metrics, field), "_labelnames", ())
+    }
+    assert declared == POLICY_METRICS
+
+
+def test_the_reloads_panel_counts_per_interval_not_per_range() -> None:
+    # $__range in a time series repeats the whole range's total at every point.
+    for panel in build_dashboard()["panels"]:
+        if panel["type"] == "timeseries":
+            for target in panel["targets"]:
+                assert "$__range" not in target["expr"], panel["title"]
+    titles = {p["title"] for p in build_dashboard()["panels"]}
+    assert {"Config reloads", "Config on disk served", "Last config load"} <= titles
 
 
 def test_dashboard_provider_points_where_compose_mounts_the_json() -> None:

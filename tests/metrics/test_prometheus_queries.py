@@ -14,6 +14,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import subprocess
 import threading
 import time
@@ -34,8 +35,15 @@ from router.demo import write_demo_config
 from router.emulators import Behaviour
 from support.stack import Emulators, RouterFactory, RunningRouter
 
-# Grafana fills these in; pick values that hold several 1 s scrapes.
-GRAFANA_MACROS = {"$__rate_interval": "20s", "$__range": "5m"}
+# Grafana fills these in; pick values that hold several 1 s scrapes. The variables take what
+# Grafana substitutes for the test's Prometheus: its one job, and "All" (".*") otherwise.
+GRAFANA_MACROS = {
+    "$__rate_interval": "20s",
+    "$__range": "5m",
+    "$job": "router",
+    "$instance": ".*",
+    "$policy": ".*",
+}
 DEADLINE_S = 60.0
 MIN_SCRAPES = 6
 COOL_DOWN_S = 0.5
@@ -114,10 +122,19 @@ def _query(base: str, expr: str) -> dict[str, Any]:
     return answer
 
 
-def _concrete(expr: str) -> str:
-    for macro, value in GRAFANA_MACROS.items():
+def _concrete(expr: str, **chosen: str) -> str:
+    for macro, value in {**GRAFANA_MACROS, **{f"${k}": v for k, v in chosen.items()}}.items():
         expr = expr.replace(macro, value)
     return expr
+
+
+def _label_values(base: str, definition: str, **chosen: str) -> set[str]:
+    """Grafana's ``label_values(selector, label)`` as plain PromQL."""
+    found = re.fullmatch(r"label_values\((.*), (\w+)\)", definition)
+    assert found, definition
+    selector, label = found.groups()
+    answer = _query(base, f"group by ({label}) ({_concrete(selector, **chosen)})")
+    return {r["metric"][label] for r in answer["data"]["result"]}
 
 
 def _scrapes(base: str) -> list[float]:
@@ -268,10 +285,27 @@ def test_every_dashboard_query_returns_data_from_router_traffic(
         assert not problems, "\n".join(problems)
         assert len(queries) >= 20
 
+        # The variables list what is there, and narrowing them still gives valid queries
+        # with data: one instance, one policy.
+        variables = {v["name"]: v for v in build_dashboard()["templating"]["list"]}
+        assert _label_values(prometheus, variables["job"]["definition"]) == {"router"}
+        instances = _label_values(prometheus, variables["instance"]["definition"])
+        assert instances == set(targets)
+        assert {"cached", "hedged", "direct"} <= _label_values(
+            prometheus, variables["policy"]["definition"]
+        )
+        one = {"instance": f"127.0.0.1:{main.port}", "policy": "cached"}
+        narrowed = [_query(prometheus, _concrete(expr, **one)) for expr in queries]
+        assert all(a.get("status") == "success" for a in narrowed)
+        assert sum(bool(a["data"]["result"]) for a in narrowed) >= len(queries) // 2
+        # Another job (the demo stack's) selects nothing of this one's.
+        other = _query(prometheus, _concrete(queries[0], job="router-demo"))
+        assert other["data"]["result"] == []
+
         # The events behind the rarer panels did happen, on the router that caused them.
         for expr in (
             'router_hedges_total{outcome="won"}',
-            'router_cache_requests_total{policy="cached", result="hit"}',
+            'router_cache_lookups_total{policy="cached", result="hit"}',
             "router_cache_avoided_cost_usd_total",
             "router_stream_interruptions_total",
             "router_overload_rejections_total",
@@ -280,6 +314,7 @@ def test_every_dashboard_query_returns_data_from_router_traffic(
             "router_fallbacks_total",
             "router_redis_errors_total",
             'router_policy_reloads_total{result="success"}',
+            "router_cache_writes_total",
         ):
             result = _query(prometheus, f"sum by (instance) ({expr}) > 0")["data"]["result"]
             assert result, f"no {expr} on any router"
