@@ -1,4 +1,6 @@
-"""``router serve | demo | check | explain``: the command line.
+"""``router serve | demo | check | explain | keys``: the command line.
+
+Every command and option has help text, and ``--help`` shows each default.
 
 Each subcommand imports what it needs when it runs, so ``router check`` starts fast.
 """
@@ -21,25 +23,69 @@ from router.settings import Settings
 
 def _parser() -> argparse.ArgumentParser:
     env = Settings.from_env()
-    parser = argparse.ArgumentParser(prog="router", description="Policy-routing LLM gateway")
-    sub = parser.add_subparsers(dest="command", required=True)
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="router", description="Policy-routing LLM gateway", formatter_class=defaults
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the OpenAI-compatible gateway")
-    serve.add_argument("--config", default=env.config_path, help="YAML file or directory")
-    serve.add_argument("--host", default=env.host)
-    serve.add_argument("--port", type=int, default=env.port)
-    serve.add_argument("--workers", type=int, default=env.workers)
-    serve.add_argument("--log-level", default=env.log_level)
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=defaults)
 
-    demo = sub.add_parser("demo", help="emulated providers + router, offline, no keys")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8080)
+    serve = command("serve", "run the OpenAI-compatible gateway")
+    serve.add_argument(
+        "--config", default=env.config_path, help="YAML file or directory (env ROUTER_CONFIG)"
+    )
+    serve.add_argument("--host", default=env.host, help="address to listen on (env ROUTER_HOST)")
+    serve.add_argument(
+        "--port", type=int, default=env.port, help="port to listen on (env ROUTER_PORT)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=env.workers,
+        help="worker processes; metrics add up across them (env ROUTER_WORKERS)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default=env.log_level,
+        choices=("debug", "info", "warning", "error"),
+        help="lowest level logged (env ROUTER_LOG_LEVEL)",
+    )
 
-    check = sub.add_parser("check", help="validate policies and run their test cases")
-    check.add_argument("path", nargs="?", default=env.config_path)
+    demo = command(
+        "demo",
+        "the shipped policies on emulated providers, offline, no keys; prints two routed "
+        "requests and a snippet to try",
+    )
+    demo.add_argument(
+        "--config",
+        default=env.config_path,
+        help="policies to run; every deployment is rewritten to a local emulator",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free)")
+    demo.add_argument(
+        "--traffic",
+        type=int,
+        default=0,
+        metavar="N",
+        help="send N mixed sample requests (at most 10000), print what they cost, and stop",
+    )
+    demo.add_argument(
+        "--url",
+        default=None,
+        help="with --traffic: send it to this running router's base_url (e.g. the compose "
+        "demo, http://127.0.0.1:8081/v1) instead of starting one",
+    )
 
-    explain = sub.add_parser("explain", help="show the routing decision for a request")
-    explain.add_argument("--config", default=env.config_path)
+    check = command("check", "validate policies and run their test cases")
+    check.add_argument(
+        "path", nargs="?", default=env.config_path, help="YAML file or directory to check"
+    )
+
+    explain = command("explain", "show the routing decision for a request (no upstream call)")
+    explain.add_argument("--config", default=env.config_path, help="YAML file or directory")
     explain.add_argument(
         "args",
         nargs="+",
@@ -49,14 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "-H", "--header", action="append", default=[], help="'name: value' request header"
     )
-    keys = sub.add_parser("keys", help="client keys for config's auth.keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser(
-        "create", help="print a new random key once, and the YAML entry with its hash"
-    )
-    create.add_argument("--name", required=True)
-    create.add_argument("--team")
-    create.add_argument("--tag", action="append", default=[], help="repeatable")
+    keys = command("keys", "client keys for config's auth.keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    text = "print a new random key once, and the YAML entry with its hash"
+    create = keys_sub.add_parser("create", help=text, description=text, formatter_class=defaults)
+    create.add_argument("--name", required=True, help="the key's name (in logs and metrics)")
+    create.add_argument("--team", help="team the key belongs to (policies can select on it)")
+    create.add_argument("--tag", action="append", default=[], help="a tag; repeatable")
     create.add_argument("--expires", help="ISO date or time (UTC unless a zone is given)")
     return parser
 
@@ -66,9 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args.config, args.host, args.port, args.workers, args.log_level)
     if args.command == "demo":
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_demo(args.host, args.port))
-        return 0
+        return demo(args)
     if args.command == "keys":
         return _keys_create(args.name, args.team, tuple(args.tag), args.expires)
     if args.command == "check":
@@ -108,10 +151,24 @@ def _keys_create(name: str, team: str | None, tags: tuple[str, ...], expires: st
     return 0
 
 
-async def _demo(host: str, port: int) -> None:
-    from router.demo import run_demo
+def demo(args: argparse.Namespace) -> int:
+    if args.url:
+        from router.demo.traffic import ProgressBar, render, run_traffic
 
-    await run_demo(host, port)
+        if args.traffic <= 0:
+            print("router demo: --url needs --traffic N", file=sys.stderr)
+            return 2
+        key = os.environ.get("ROUTER_MASTER_KEY") or None
+        report = run_traffic(args.url, key, args.traffic, ProgressBar(sys.stderr, "traffic"))
+        print(render(report))
+        return 0
+
+    from router.demo.run import DemoOptions, run_demo
+
+    options = DemoOptions(Path(args.config), args.host, args.port, args.traffic)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run_demo(options))
+    return 0
 
 
 def serve(config: str, host: str, port: int, workers: int, log_level: str) -> int:
