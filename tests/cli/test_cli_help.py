@@ -39,7 +39,10 @@ def test_every_command_and_option_has_help() -> None:
 
 
 @pytest.mark.parametrize("command", ["serve", "demo"])
-def test_help_shows_defaults(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_shows_defaults(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # no wrapping inside "(default: ...)"
     with pytest.raises(SystemExit):
         _parser().parse_args([command, "--help"])
     text = capsys.readouterr().out
