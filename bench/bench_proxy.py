@@ -47,8 +47,7 @@ KEY = "bench-key"
 
 LUA = """
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %(key)s"
+%(headers)s
 wrk.body = '%(body)s'
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%d %%d %%f %%f %%d\\n", summary.requests,
@@ -156,8 +155,12 @@ def wrk(
     seconds: int,
     core: int,
     pid: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Result:
-    script = LUA % {"key": KEY, "body": json.dumps(body)}
+    """``headers`` default to a JSON body and router's bearer key."""
+    sent = headers or {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+    lines = "\n".join(f'wrk.headers["{name}"] = "{value}"' for name, value in sent.items())
+    script = LUA % {"headers": lines, "body": json.dumps(body)}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     cmd = ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s", "-s", f.name, url]
