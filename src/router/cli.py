@@ -79,6 +79,31 @@ def _parser() -> argparse.ArgumentParser:
         "demo, http://127.0.0.1:8081/v1) instead of starting one",
     )
 
+    evaluate = command("eval", "policies against labelled outcome data, offline (docs/quality.md)")
+    evaluate.add_argument("dataset", type=Path, help="RouteLLM data directory or .jsonl file")
+    evaluate.add_argument("--config", default=env.config_path)
+    evaluate.add_argument("-o", "--out", type=Path, default=Path("eval-out"))
+    evaluate.add_argument(
+        "--split",
+        choices=("test", "train", "all"),
+        default="test",
+        help="held-out prompts, training prompts, or all",
+    )
+    evaluate.add_argument("--sample", type=int, help="a fixed sample of this many prompts")
+    evaluate.add_argument("--seed", type=int, default=14, help="hold-out and sample seed")
+    evaluate.add_argument("--policy", action="append", help="only these policies")
+    evaluate.add_argument(
+        "--write-quality",
+        type=Path,
+        metavar="CATALOG_YAML",
+        help="write measured per-task quality into this catalog file",
+    )
+
+    train = command("train", "fit the learned difficulty signal on outcome data")
+    train.add_argument("dataset", type=Path)
+    train.add_argument("-o", "--out", type=Path, required=True)
+    train.add_argument("--seed", type=int, default=14, help="hold-out seed")
+
     check = command("check", "validate policies and run their test cases")
     check.add_argument(
         "path", nargs="?", default=env.config_path, help="YAML file or directory to check"
@@ -118,6 +143,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from router.config.check import check_main
 
         return check_main(Path(args.path), sys.stdout)
+    if args.command == "eval":
+        from router.quality.commands import eval_main
+
+        return eval_main(
+            args.dataset, Path(args.config), args.out, sys.stdout, sys.stderr,
+            split=args.split, size=args.sample, seed=args.seed, policies=args.policy,
+            write_quality=args.write_quality,
+        )  # fmt: skip
+    if args.command == "train":
+        from router.quality.commands import train_main
+
+        return train_main(args.dataset, args.out, sys.stdout, seed=args.seed)
     if args.command == "explain":
         from router.config.check import explain_main
 

@@ -51,7 +51,7 @@ def test_shipped_policies_pass_with_their_tests() -> None:
     assert code == 0, output
     assert "FAIL" not in output
     assert output.rstrip().endswith("tests passed")
-    assert "ok: 3 models, 5 policies" in output
+    assert "ok: 3 models, 6 policies" in output
     assert output.count("PASS ") >= 10
 
 

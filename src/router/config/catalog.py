@@ -19,6 +19,7 @@ from router.config.schema import (
     TASK_CLASSES,
     DeploymentSpec,
     Entry,
+    LatencyProfile,
     LimitSpec,
     ModelSpec,
     Timeouts,
@@ -71,6 +72,7 @@ class LogicalModel:
     quality: dict[str, float]
     quality_source: str | None
     expected_output_tokens: dict[str, int]
+    latency: LatencyProfile | None = None  # offline estimates only (eval, replay)
 
     def quality_for(self, task: str) -> float | None:
         return self.quality.get(task, self.quality.get("general"))
@@ -181,6 +183,7 @@ def build_catalog(specs: dict[str, tuple[ModelSpec, Entry]], issues: list[Config
             quality=dict(spec.quality),
             quality_source=spec.quality_source,
             expected_output_tokens=dict(spec.expected_output_tokens),
+            latency=spec.latency,
         )
         deployments.update((d.name, d) for d in built)
     return Catalog(models, deployments)

@@ -8,6 +8,7 @@ refuses (syntax, unknown keys, types, unknown models), plus what only a whole-po
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,6 +59,9 @@ class TestCaseSpec(Strict):
     key: KeySpec | None = None
     signals: SignalsSpec = SignalsSpec()
     roll: float = Field(0.0, ge=0, lt=1)
+    difficulty: float | None = Field(
+        None, ge=0, le=1, description="pin the learned signal's value instead of scoring"
+    )
     expect: ExpectSpec
 
 
@@ -125,7 +129,7 @@ def explain_main(
         chat = parse_chat_request(
             request_json.encode(), max_messages=config.server.max_messages
         ).chat
-        features = classify(chat)
+        features = classify(chat, config.difficulty)
         lowered = {k.lower(): v for k, v in headers.items()}
         decision = decide(
             chat,
@@ -162,10 +166,13 @@ def run_test(entry: Entry, config: Config) -> ConfigIssue | None:
     headers = {k.lower(): v for k, v in case.headers.items()}
     snapshot = _snapshot(case.signals)
     want = case.expect
+    features = classify(chat, config.difficulty)
+    if case.difficulty is not None:
+        features = dataclasses.replace(features, difficulty=case.difficulty)
     try:
         decision = decide(
             chat,
-            classify(chat),
+            features,
             principal,
             headers,
             config.policies,
@@ -290,13 +297,16 @@ def covers(a: Match, b: Match) -> bool:
     )
     if any(x is not None and x != y for x, y in flags):
         return False
-    if a.min_prompt_tokens is not None and (
-        b.min_prompt_tokens is None or b.min_prompt_tokens < a.min_prompt_tokens
-    ):
-        return False
-    return a.max_prompt_tokens is None or (
-        b.max_prompt_tokens is not None and b.max_prompt_tokens <= a.max_prompt_tokens
+    ranges = (
+        (a.min_prompt_tokens, a.max_prompt_tokens, b.min_prompt_tokens, b.max_prompt_tokens),
+        (a.min_difficulty, a.max_difficulty, b.min_difficulty, b.max_difficulty),
     )
+    for a_lo, a_hi, b_lo, b_hi in ranges:
+        if a_lo is not None and (b_lo is None or b_lo < a_lo):
+            return False
+        if a_hi is not None and (b_hi is None or b_hi > a_hi):
+            return False
+    return True
 
 
 def _impossible(

@@ -5,6 +5,7 @@ problem with its ``file:line:column``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from router.config.schema import (
     validate_single,
 )
 from router.config.yamlsrc import ConfigError, ConfigIssue
+from router.policy.difficulty import DifficultyModel, from_json
 from router.policy.model import EMPTY_POLICIES, PolicySet
 from router.policy.spec import build_policies
 from router.tenancy.rules import EMPTY_TENANCY, Tenancy, build_tenancy
@@ -33,6 +35,7 @@ class Config:
     raw: RawConfig  # kept for owners that validate their own sections (policies, cache, tests)
     policies: PolicySet = EMPTY_POLICIES
     tenancy: Tenancy = EMPTY_TENANCY  # keys, access, limits, budgets
+    difficulty: DifficultyModel | None = None  # server.difficulty_model, loaded
 
 
 def load_config(path: Path) -> Config:
@@ -63,6 +66,36 @@ def load_config(path: Path) -> Config:
             raw.singles.get("auth"),
             issues,
         )
+    difficulty = _difficulty(path, raw, server, issues)
+    for policy, index in policies.difficulty_rules() if difficulty is None else ():
+        issues.append(
+            ConfigIssue(
+                raw.named["policies"][policy].locate(("rules", index, "when", "difficulty")),
+                "this rule uses the difficulty signal, which needs a difficulty model",
+                "set 'server: {difficulty_model: difficulty.json}' (built by router train)",
+            )
+        )
     if issues or server is None or auth is None:
         raise ConfigError(issues)
-    return Config(raw.files, server, auth, catalog, raw, policies, tenancy)
+    return Config(raw.files, server, auth, catalog, raw, policies, tenancy, difficulty)
+
+
+def _difficulty(
+    path: Path, raw: RawConfig, server: ServerSpec | None, issues: list[ConfigIssue]
+) -> DifficultyModel | None:
+    """Read the exported difficulty signal, relative to the config directory (or file)."""
+    if server is None or not server.difficulty_model:
+        return None
+    base = path if path.is_dir() else path.parent
+    file = base / server.difficulty_model
+    try:
+        return from_json(json.loads(file.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        issues.append(
+            ConfigIssue(
+                raw.singles["server"].locate(("difficulty_model",)),
+                f"cannot read difficulty model {str(file)!r}: {exc}",
+                "build one with: router train DATASET -o FILE",
+            )
+        )
+        return None

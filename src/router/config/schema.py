@@ -78,6 +78,16 @@ class PricingSpec(Strict):
     source: str | None = None
 
 
+class LatencyProfile(Strict):
+    """A model's typical speed, for offline estimates (``router eval``, ``router replay``):
+    an answer of N tokens takes ``ttft_s + N / output_tokens_per_s``. Live routing uses the
+    measured signals instead."""
+
+    ttft_s: float = Field(ge=0, description="time to first token")
+    output_tokens_per_s: float = Field(gt=0)
+    source: str | None = None
+
+
 class ModelSpec(Strict):
     description: str | None = None
     deployments: list[DeploymentSpec] = Field(min_length=1)
@@ -87,6 +97,7 @@ class ModelSpec(Strict):
     quality: dict[str, float] = Field(default_factory=dict)
     quality_source: str | None = None
     expected_output_tokens: dict[str, int] = Field(default_factory=dict)
+    latency: LatencyProfile | None = None
 
 
 class ServerSpec(Strict):
@@ -97,6 +108,9 @@ class ServerSpec(Strict):
     circuit_failures: int = Field(5, ge=1, description="consecutive failures that open it")
     circuit_cool_down_s: float = Field(30.0, gt=0, description="open -> half-open after")
     signal_window_s: float = Field(300.0, gt=0, description="latency/error window")
+    difficulty_model: str | None = Field(
+        None, description="exported difficulty signal (router train), relative to the config"
+    )
 
 
 class BudgetSpec(Strict):

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from router.policy.difficulty import DifficultyModel
 from router.wire import ChatRequest
 
 TaskClass = str  # one of config.TASK_CLASSES: "code" | "reasoning" | "general"
@@ -75,6 +76,10 @@ class Features:
     has_images: bool
     wants_json: bool
     stream: bool
+    # P(the request needs the strong model), from the learned signal when one is configured;
+    # and its mean over the signal's training prompts (what "an average request" means)
+    difficulty: float | None = None
+    difficulty_mean: float = 0.5
 
     @property
     def required_capabilities(self) -> frozenset[str]:
@@ -93,16 +98,26 @@ class Features:
         return self.prompt_tokens + (self.max_output_tokens or 0)
 
 
-def classify(chat: ChatRequest) -> Features:
+def classify(chat: ChatRequest, signal: DifficultyModel | None = None) -> Features:
+    """The request's features; with ``signal``, also its difficulty (tens of microseconds)."""
     has_tools = bool(chat.tools or chat.functions)
+    task = classify_task(chat)
+    prompt_tokens = estimate_prompt_tokens(chat)
+    difficulty = None
+    if signal is not None:
+        users = [m for m in chat.messages if m.role == "user"]
+        text = _text_of(users[-1].content) if users else ""
+        difficulty = signal.difficulty(text, task, prompt_tokens, len(users) > 1)
     return Features(
-        task=classify_task(chat),
-        prompt_tokens=estimate_prompt_tokens(chat),
+        task=task,
+        prompt_tokens=prompt_tokens,
         max_output_tokens=chat.max_completion_tokens or chat.max_tokens,
         has_tools=has_tools,
         has_images=chat.has_images,
         wants_json=chat.wants_json,
         stream=bool(chat.stream),
+        difficulty=difficulty,
+        difficulty_mean=signal.mean_difficulty if signal is not None else 0.5,
     )
 
 

@@ -24,6 +24,7 @@ from router.config.schema import TASK_CLASSES
 from router.errors import InvalidRequest, NoHealthyDeployment, NotFound
 from router.policy.classify import Features
 from router.policy.decision import Candidate, Decision, Exclusion
+from router.policy.difficulty import scaled_quality
 from router.policy.model import Objective, Policy, PolicySet, Rule
 from router.shapes import Principal
 from router.signals import SignalSnapshot
@@ -180,6 +181,10 @@ def _assess(
     cost = dep.price.cost(features.prompt_tokens, 0) + out * dep.price.output_per_token
     latency = stats.p95_latency(features.stream)
     quality = model.quality_for(task)
+    if rule.quality_by_difficulty and features.difficulty is not None:  # per request
+        tops = (catalog.models[d.logical_model].quality_for(task) for d in rule.candidates)
+        top = max((q for q in tops if q is not None), default=None)
+        quality = scaled_quality(quality, top, features.difficulty, features.difficulty_mean)
     cand = Candidate(dep, cost, latency, quality, None, out)
     c = rule.constraints
     kind, why = "request", None

@@ -34,7 +34,7 @@ class PolicyDecider:
         chat = request.chat
         return decide(
             chat,
-            classify(chat),
+            classify(chat, config.difficulty),
             principal,
             headers,
             config.policies,

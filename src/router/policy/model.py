@@ -33,6 +33,8 @@ class Match:
     json_mode: bool | None = None
     min_prompt_tokens: int | None = None
     max_prompt_tokens: int | None = None
+    min_difficulty: float | None = None  # the learned signal; no signal -> no match
+    max_difficulty: float | None = None
 
     def matches(
         self, task: str, features: Features, principal: Principal, headers: Mapping[str, str]
@@ -58,7 +60,20 @@ class Match:
         tokens = features.prompt_tokens
         if self.min_prompt_tokens is not None and tokens < self.min_prompt_tokens:
             return False
-        return self.max_prompt_tokens is None or tokens <= self.max_prompt_tokens
+        if self.max_prompt_tokens is not None and tokens > self.max_prompt_tokens:
+            return False
+        if self.min_difficulty is None and self.max_difficulty is None:
+            return True
+        d = features.difficulty
+        return (
+            d is not None
+            and (self.min_difficulty is None or d >= self.min_difficulty)
+            and (self.max_difficulty is None or d <= self.max_difficulty)
+        )
+
+    @property
+    def uses_difficulty(self) -> bool:
+        return self.min_difficulty is not None or self.max_difficulty is not None
 
     @property
     def catch_all(self) -> bool:
@@ -107,6 +122,7 @@ class Rule:
     sticky: bool = False
     fallbacks: tuple[Deployment, ...] = ()
     where: str = ""  # file:line:column, for the checker
+    quality_by_difficulty: bool = False  # scale quality gaps by the learned signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +146,15 @@ class PolicySet:
     policies: Mapping[str, Policy]
     aliases: Mapping[str, str]  # alias -> policy name ("auto" -> the default policy)
     selectors: tuple[Policy, ...]  # policies with a 'select', in definition order
+
+    def difficulty_rules(self) -> list[tuple[str, int]]:
+        """(policy, rule index) of every rule with a ``difficulty`` condition."""
+        return [
+            (p.name, i)
+            for p in self.policies.values()
+            for i, r in enumerate(p.rules)
+            if r.match.uses_difficulty or r.quality_by_difficulty
+        ]
 
 
 EMPTY_POLICIES = PolicySet(MappingProxyType({}), MappingProxyType({}), ())

@@ -46,6 +46,19 @@ TaskList = Annotated[list[TaskName], BeforeValidator(_listify)]
 NameList = Annotated[list[str], BeforeValidator(_listify)]
 
 
+class RangeSpec(Strict):
+    min: float | None = Field(None, ge=0, le=1)
+    max: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> RangeSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is above 'max'")
+        return self
+
+
 class MatchSpec(Strict):
     task: TaskList | None = None
     team: NameList | None = None
@@ -57,6 +70,9 @@ class MatchSpec(Strict):
     json_mode: bool | None = None
     min_prompt_tokens: int | None = Field(None, ge=0)
     max_prompt_tokens: int | None = Field(None, ge=0)
+    difficulty: RangeSpec | None = Field(
+        None, description="P(the request needs the strong model), from server.difficulty_model"
+    )
 
 
 class ConstraintsSpec(Strict):
@@ -76,6 +92,9 @@ class RuleSpec(Strict):
     split: dict[str, Weight] | None = None
     sticky: bool = False
     fallbacks: list[str] = Field(default_factory=list)
+    quality_from: Literal["catalog", "difficulty"] = Field(
+        "catalog", description="'difficulty': per-request quality from the learned signal"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RuleSpec:
@@ -265,6 +284,7 @@ def _rule(
         sticky=spec.sticky,
         fallbacks=tuple(fallbacks),
         where=str(entry.locate(at)),
+        quality_by_difficulty=spec.quality_from == "difficulty",
     )
 
 
@@ -303,6 +323,8 @@ def _match(spec: MatchSpec) -> Match:
         json_mode=spec.json_mode,
         min_prompt_tokens=spec.min_prompt_tokens,
         max_prompt_tokens=spec.max_prompt_tokens,
+        min_difficulty=spec.difficulty.min if spec.difficulty else None,
+        max_difficulty=spec.difficulty.max if spec.difficulty else None,
     )
 
 

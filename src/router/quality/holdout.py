@@ -38,14 +38,14 @@ def unit_of(outcome: Outcome) -> str:
     return outcome.id
 
 
-def _rank(seed: int, unit: str) -> float:
+def rank(seed: int, unit: str) -> float:
     digest = hashlib.blake2b(f"{seed}:{unit}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 
 def held_out_units(units: Iterable[str], share: float, seed: int) -> frozenset[str]:
     """The ``share`` of ``units`` (at least one) with the lowest keyed hash."""
-    ordered = sorted(set(units), key=lambda u: _rank(seed, u))
+    ordered = sorted(set(units), key=lambda u: rank(seed, u))
     count = max(1, round(share * len(ordered))) if ordered else 0
     return frozenset(ordered[:count])
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from router.difficulty import (
+from router.policy.difficulty import (
     DENSE,
     FORMAT,
     MAX_UNKNOWN_WORDS,
@@ -36,7 +36,7 @@ from router.quality.outcomes import Outcome
 from router.quality.simulate import request_of
 
 BUCKETS = 2**20
-MIN_DF = 2  # an n-gram in a single training prompt is noise, and bloats the file
+MIN_DF = 3  # an n-gram in one or two training prompts is noise, and bloats the file
 REGULARISATION_C = 4.0
 DIGITS = 6  # significant digits kept in the export
 
@@ -97,8 +97,14 @@ def row_of(outcome: Outcome, vocab: Vocab) -> tuple[dict[int, float], tuple[floa
     return sparse, dense
 
 
-def fit(split: Split, command: str, c: float = REGULARISATION_C) -> dict[str, Any]:
-    """Train on ``split.train``; returns the export (JSON-ready)."""
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    export: dict[str, Any]  # JSON-ready, for the server
+    train_probabilities: tuple[float, ...]  # scikit-learn's P(cheap enough), per train prompt
+
+
+def fit(split: Split, command: str, c: float = REGULARISATION_C) -> Fitted:
+    """Train on ``split.train``."""
     import numpy as np
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
@@ -107,7 +113,8 @@ def fit(split: Split, command: str, c: float = REGULARISATION_C) -> dict[str, An
     outcomes = list(data.outcomes)
     vocab = vocab_of(outcomes)
     labels = np.array([o.cheap_is_enough(data.strong, data.weak) for o in outcomes], dtype=int)
-    indptr, indices, values, dense_rows = [0], [], [], []
+    indptr, indices, values = [0], list[int](), list[float]()
+    dense_rows: list[tuple[float, ...]] = []
     for o in outcomes:
         sparse, dense = row_of(o, vocab)
         indices.extend(sparse)
@@ -135,7 +142,7 @@ def fit(split: Split, command: str, c: float = REGULARISATION_C) -> dict[str, An
         for word in sorted(vocab.words)
     }
     p_cheap = model.predict_proba(x)[:, 1]
-    return {
+    export: dict[str, Any] = {
         "format": FORMAT,
         "strong": data.strong,
         "weak": data.weak,
@@ -152,10 +159,9 @@ def fit(split: Split, command: str, c: float = REGULARISATION_C) -> dict[str, An
         "dense_weights": {name: float(v) for name, v in zip(DENSE, dense_w, strict=True)},
         "words": {k: v for k, v in words.items() if v != 0.0},
         "chars": {k: v for k, v in chars.items() if v != 0.0},
-        "bigrams": {
-            b: v for b in sorted(vocab.bigrams) if (v := _round(w("b", b))) != 0.0
-        },
+        "bigrams": {b: v for b in sorted(vocab.bigrams) if (v := _round(w("b", b))) != 0.0},
     }
+    return Fitted(export, tuple(float(p) for p in p_cheap))
 
 
 def _round(value: float) -> float:

@@ -13,7 +13,7 @@ Features, the same code at training and at serving time (``text_features``):
 * dense features: the task class (one-hot), log prompt tokens, a multi-turn flag.
 
 Time is bounded whatever the prompt size: only a window is read (the head and the tail of the
-last user turn, 2 KiB in all, as ``classify`` reads a tail), the known words' values (word
+last user turn, 1 KiB in all, as ``classify`` reads a tail), the known words' values (word
 weight plus its 4-grams' weights) are precomputed in the exported file so scoring them is one
 C-speed set intersection, and the 4-grams of at most ``MAX_UNKNOWN_WORDS`` unknown words are
 computed live. An n-gram never seen in training scores 0: in the hashed model its bucket's
@@ -25,13 +25,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Any
 
 FORMAT = "router-difficulty/1"
-HEAD_CHARS = 512
-TAIL_CHARS = 1536
-MAX_UNKNOWN_WORDS = 24
+HEAD_CHARS = 256
+TAIL_CHARS = 768
+MAX_UNKNOWN_WORDS = 16
 CHAR_N = 4
 TASKS = ("code", "reasoning", "general")
 DENSE = ("task=code", "task=reasoning", "task=general", "log_prompt_tokens", "multi_turn")
@@ -53,7 +54,7 @@ def window(text: str) -> str:
 
 def text_features(text: str) -> TextFeatures:
     words = window(text).translate(_PUNCTUATION).split()
-    return TextFeatures(frozenset(words), frozenset(map(" ".join, zip(words, words[1:]))))
+    return TextFeatures(frozenset(words), frozenset(map(" ".join, pairwise(words))))
 
 
 def char_grams(word: str) -> list[str]:
@@ -130,9 +131,7 @@ def from_json(data: Mapping[str, Any]) -> DifficultyModel:
             bias=float(data["bias"]),
             word_values=MappingProxyType({str(k): float(v) for k, v in data["words"].items()}),
             char_weights=MappingProxyType({str(k): float(v) for k, v in data["chars"].items()}),
-            bigram_weights=MappingProxyType(
-                {str(k): float(v) for k, v in data["bigrams"].items()}
-            ),
+            bigram_weights=MappingProxyType({str(k): float(v) for k, v in data["bigrams"].items()}),
             dense_weights=tuple(float(dense[name]) for name in DENSE),
             mean_difficulty=float(data["mean_difficulty"]),
             strong=str(data["strong"]),
@@ -141,3 +140,16 @@ def from_json(data: Mapping[str, Any]) -> DifficultyModel:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed difficulty file: {exc!r}") from exc
+
+
+def scaled_quality(
+    quality: float | None, top: float | None, difficulty: float | None, mean: float
+) -> float | None:
+    """A candidate's expected quality for this request: its catalog gap to the rule's best
+    candidate, stretched by difficulty / mean difficulty (at most 3x). An easy request narrows
+    every gap (the cheap model is nearly as good), a hard one widens it, and an average one
+    keeps the catalog's numbers, so ``min_quality`` floors and quality objectives follow the
+    request rather than the task class's average."""
+    if quality is None or top is None or difficulty is None or mean <= 0:
+        return quality
+    return max(0.0, top - (top - quality) * min(difficulty / mean, 3.0))
