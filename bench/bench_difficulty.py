@@ -3,9 +3,10 @@ per request on an 8 KB prompt), with the shipped ``policies/difficulty.json``.
 
     .venv/bin/python bench/bench_difficulty.py [ITERATIONS]
 
-Times (thread CPU time, so a busy machine does not inflate it) ``DifficultyModel.difficulty`` alone (pure Python, no scikit-learn) on prompts of
-several sizes, real text from the shared RouteLLM data when it is beside the repo (else
-generated prose), and exits non-zero when the 8 KB median is over the goal.
+Times ``DifficultyModel.difficulty`` alone (pure Python, no scikit-learn; thread CPU time, so
+other processes on a busy machine count less) on prompts of several sizes: real text from
+the shared RouteLLM data when it is beside the repo, else generated prose. Exits non-zero
+when the 8 KB median is over the goal.
 """
 
 from __future__ import annotations
