@@ -20,7 +20,7 @@ def test_router_check_passes_on_the_shipped_policies() -> None:
     done = run_cli("check", "policies")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert lines[-1].startswith("ok: 3 models, 5 policies, ")
+    assert lines[-1].startswith("ok: 3 models, 6 policies, ")
     passed = [line for line in lines if line.startswith("PASS ")]
     assert len(passed) >= 10
     assert not [line for line in lines if line.startswith("FAIL")]

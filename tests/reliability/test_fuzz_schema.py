@@ -80,10 +80,15 @@ class FakeStream:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     directory = tmp_path_factory.mktemp("fuzz")
     loopback = "http://127.0.0.1:9"  # never called: the fake upstream answers
-    write_demo_config(
+    demo = write_demo_config(
         directory, Endpoints(f"{loopback}/v1", loopback, f"{loopback}/models", loopback)
     )
-    shutil.copy(ROOT / "policies" / "routing.yaml", directory / "routing.yaml")
+    # the shipped policies, and the learned signal their 'balanced' policy routes on
+    for name in ("routing.yaml", "difficulty.json"):
+        shutil.copy(ROOT / "policies" / name, directory / name)
+    text = demo.read_text().replace("server:\n", "server:\n  difficulty_model: difficulty.json\n")
+    assert "difficulty_model" in text
+    demo.write_text(text)
     app = create_app(directory, upstream=FakeUpstream(), watch_interval_s=None)
     with TestClient(app, raise_server_exceptions=True) as test_client:
         yield test_client
