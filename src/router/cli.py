@@ -81,8 +81,10 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = command("eval", "policies against labelled outcome data, offline (docs/quality.md)")
     evaluate.add_argument("dataset", type=Path, help="RouteLLM data directory or .jsonl file")
-    evaluate.add_argument("--config", default=env.config_path)
-    evaluate.add_argument("-o", "--out", type=Path, default=Path("eval-out"))
+    evaluate.add_argument("--config", default=env.config_path, help="YAML file or directory")
+    evaluate.add_argument(
+        "-o", "--out", type=Path, default=Path("eval-out"), help="eval.json and the PNG go here"
+    )
     evaluate.add_argument(
         "--split",
         choices=("test", "train", "all"),
@@ -100,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     train = command("train", "fit the learned difficulty signal on outcome data")
-    train.add_argument("dataset", type=Path)
-    train.add_argument("-o", "--out", type=Path, required=True)
+    train.add_argument("dataset", type=Path, help="RouteLLM data directory or .jsonl file")
+    train.add_argument("-o", "--out", type=Path, required=True, help="the exported JSON")
     train.add_argument("--seed", type=int, default=14, help="hold-out seed")
 
     check = command("check", "validate policies and run their test cases")

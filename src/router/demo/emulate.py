@@ -54,6 +54,11 @@ def emulate(source: Path, dest: Path, endpoints: Endpoints) -> list[Rewrite]:
             for logical, model in models.items():
                 for deployment in model.get("deployments") or []:
                     rewrites.append(_rewrite(str(logical), deployment, endpoints))
+        server = data.get("server") if isinstance(data, dict) else None
+        if isinstance(server, dict) and server.get("difficulty_model"):
+            # files beside the YAML (the learned signal) stay where they are
+            base = source if source.is_dir() else source.parent
+            server["difficulty_model"] = str((base / server["difficulty_model"]).resolve())
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
         header = f"# router demo: {file.name} with every deployment on a loopback emulator\n"
         (dest / file.name).write_text(header + text, encoding="utf-8")
