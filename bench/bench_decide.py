@@ -19,7 +19,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # the catalog mus
 
 from router.config.load import load_config
 from router.policy.classify import classify
-from router.policy.decide import decide
+from router.policy.decide import DecisionInput, decide
 from router.shapes import ANONYMOUS, Principal
 from router.signals import Signals
 from router.wire import ChatRequest
@@ -73,8 +73,8 @@ def main() -> None:
         features = classify(chat)
 
         def run(chat=chat, features=features, headers=headers, principal=principal) -> object:  # type: ignore[no-untyped-def]
-            return decide(chat, features, principal, headers, config.policies,
-                          config.catalog, snapshot, 0.42)  # fmt: skip
+            return decide(DecisionInput(chat, features, principal, headers, config.policies,
+                                        config.catalog, snapshot, 0.42))  # fmt: skip
 
         median, p99 = measure(run, iterations)
         medians.append(median)

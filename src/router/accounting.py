@@ -33,8 +33,3 @@ def bill(
         return Bill(cost)
     base_cost = base_model.price.cost(usage.prompt_tokens, usage.completion_tokens)
     return Bill(cost, base_model.name, base_cost)
-
-
-def format_usd(value: float) -> str:
-    """Header form: fixed point, enough digits for a fraction of a cent."""
-    return f"{value:.8f}".rstrip("0").rstrip(".") if value else "0"

@@ -27,7 +27,7 @@ from router.api.auth import Authenticator
 from router.api.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from router.api.openai import json_response, routes
 from router.cache.response import ResponseCache
-from router.cache.steps import CacheUse, MetricsCacheObserver
+from router.cache.steps import CacheUse
 from router.config.check import load_checked
 from router.config.load import Config
 from router.config.schema import ServerSpec, config_files
@@ -41,7 +41,7 @@ from router.errors import (
     RouterError,
 )
 from router.metrics import Metrics
-from router.pipeline import Decider, Pipeline
+from router.pipeline import Pipeline
 from router.policy.decider import PolicyDecider
 from router.shapes import ANONYMOUS, Principal
 from router.signals import Signals, SignalSettings
@@ -93,7 +93,7 @@ class RouterState:
             new = load_checked(self.config_path)
         except ConfigError as exc:
             self.last_reload_error = str(exc)
-            self.metrics.policy_reloads.labels("failure").inc()
+            self.metrics.record_reload(ok=False)
             self.metrics.config_loaded(False, time.time())
             log.error("config reload refused, still serving the previous config:\n%s", exc)
             return False
@@ -101,7 +101,7 @@ class RouterState:
         self.authenticator = Authenticator(new.auth, self._environ)
         self.signals.reconfigure(_signal_settings(new.server))
         self.last_reload_error = None
-        self.metrics.policy_reloads.labels("success").inc()
+        self.metrics.record_reload(ok=True)
         self.metrics.config_loaded(True, time.time())
         publish_circuits(new, self.signals, self.metrics)
         log.info("config reloaded from %s", self.config_path)
@@ -167,7 +167,6 @@ def create_app(
     *,
     upstream: Upstream | None = None,
     metrics: Metrics | None = None,
-    decide: Decider | None = None,
     store: Store | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.perf_counter,
@@ -182,14 +181,13 @@ def create_app(
     publish_circuits(loaded, signals, metrics)
     env = os.environ if environ is None else environ
     shared = store or create_store(env.get("REDIS_URL") or None)
-    cache_observer = MetricsCacheObserver(metrics)
-    cache = CacheUse(ResponseCache(shared, cache_observer), cache_observer)
+    cache = CacheUse(ResponseCache(shared, metrics), metrics)
 
     def build_pipeline(state: RouterState) -> Pipeline:
         dispatcher = Dispatcher(upstreams, LiveObserver(signals, metrics))
         return Pipeline(
             state.config,
-            GuardedDecider(decide or PolicyDecider(signals)),
+            GuardedDecider(PolicyDecider(signals)),
             dispatcher,
             metrics,
             signals,

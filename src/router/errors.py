@@ -25,7 +25,9 @@ Nothing else in router invents an HTTP status.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+AttemptKind = Literal["status", "timeout", "connect", "protocol", "circuit_open"]
 
 
 class RouterError(Exception):
@@ -124,9 +126,14 @@ class NoHealthyDeployment(UpstreamFailed):
 
 
 class StreamInterrupted(UpstreamFailed):
-    """Sent as the final SSE event: the status line has already gone out as 200."""
+    """Sent as the final SSE event: the status line has already gone out as 200. ``error`` is
+    the failed attempt (defined below; raised by dispatch's answer stream)."""
 
     code = "stream_interrupted"
+
+    def __init__(self, error: AttemptError) -> None:
+        super().__init__(f"upstream stream failed after it started: {error.describe()}")
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +146,7 @@ class AttemptError:
     """
 
     deployment: str
-    kind: str
+    kind: AttemptKind
     status: int | None
     message: str
     retry_after: float | None = None
@@ -198,8 +205,3 @@ def _status_for(attempts: list[AttemptError]) -> tuple[int, str, str]:
     if not attempts or all(a.kind == "circuit_open" for a in attempts):
         return 503, "upstream_error", "no_healthy_deployment"
     return 502, "upstream_error", "upstream_error"
-
-
-def status_class(status: int) -> str:
-    """Low-cardinality label for metrics: ``2xx``, ``4xx``, ``5xx``."""
-    return f"{status // 100}xx"

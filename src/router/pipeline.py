@@ -6,39 +6,33 @@
     cache.keep(...)                        # a complete answer, if the decision allows
     account(answer)                        # usage, cost, savings, live signals, metrics
 
-The API layer parses before and renders after; everything per attempt lives in ``dispatch``.
+``handle`` returns a typed outcome (``Answered`` or ``Streamed``, each with the ``Route`` that
+says who answered and why); the API layer parses before and renders after (JSON or SSE, and
+every ``x-router-*`` header from the route). Everything per attempt lives in ``dispatch``; a
+stream's steps 4 and 5 run when the stream ends, however it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from router.accounting import Bill, bill, format_usd
+from router.accounting import bill
 from router.cache.entry import CacheResult, Hit
 from router.cache.steps import CacheTurn, CacheUse, replay
 from router.config.catalog import Deployment
 from router.config.load import Config
-from router.dispatch.dispatcher import Dispatcher, StreamAnswer
-from router.errors import (
-    AttemptError,
-    AttemptFailed,
-    InvalidRequest,
-    RouterError,
-    StreamInterrupted,
-    status_class,
-)
-from router.metrics import Metrics
+from router.dispatch.dispatcher import Dispatcher
+from router.dispatch.stream import AnswerStream
+from router.errors import AttemptError, RouterError
+from router.metrics import Metrics, RequestMetrics
 from router.policy.decision import Decision
-from router.shapes import Principal, Usage
+from router.shapes import CLIENT_CLOSED, Clock, Principal, Usage
 from router.signals import Signals
 from router.wire import ParsedRequest
-
-Clock = Callable[[], float]
-_CLIENT_CLOSED = 499  # nginx's "client closed request": counted, never seen by a client
 
 
 class Decider(Protocol):
@@ -51,26 +45,42 @@ class Decider(Protocol):
     ) -> Decision: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Who answered and why: what the API renders as the ``x-router-*`` headers."""
+
+    policy: str
+    model: str
+    deployment: str
+    reason: str
+    cost_usd: float
+    cost_basis: Literal["actual", "estimate"]  # a stream's headers leave before its usage
+    cache: CacheResult
+
+
 @dataclass(slots=True)
-class Reply:
+class Answered:
     body: dict[str, Any]
-    headers: dict[str, str]
+    route: Route
 
 
 @dataclass(slots=True)
-class StreamReply:
+class Streamed:
     chunks: AsyncGenerator[dict[str, Any], None]  # may raise StreamInterrupted mid-way
-    headers: dict[str, str]
+    route: Route
+
+
+Outcome = Answered | Streamed
 
 
 @dataclass(slots=True)
-class _Context:
+class _Request:
     """What the pipeline knows about one request while it runs."""
 
     config: Config
     decision: Decision
-    started: float
-    stream: bool
+    turn: CacheTurn
+    run: RequestMetrics
 
 
 class Pipeline:
@@ -99,201 +109,159 @@ class Pipeline:
         return self._decide(request, principal, headers, self._config())
 
     async def handle(
-        self, request: ParsedRequest, principal: Principal, headers: Mapping[str, str]
-    ) -> Reply | StreamReply:
-        started = self._clock()
+        self,
+        request: ParsedRequest,
+        principal: Principal,
+        headers: Mapping[str, str],
+        *,
+        deadline_s: float | None = None,
+    ) -> Outcome:
+        run = RequestMetrics(self._metrics, self._clock, request.stream)
         config = self._config()
+
+        # 1. decide
         try:
-            deadline = _deadline(headers)
             decision = self._decide(request, principal, headers, config)
         except RouterError as exc:
-            self._refused(exc, request.stream, started)
+            run.refused(exc.status, exc.code or exc.type)
             raise
-        ctx = _Context(config, decision, started, request.stream)
-        self._metrics.routing_decisions.labels(decision.policy, decision.rule, decision.model).inc()
+        run.decided(decision.policy, decision.rule, decision.model)
+
+        # 2. the cache: a hit (stored, or from an identical request in flight) answers here
         turn = await self._cache.open(decision, request, principal, headers)
-        await self._cache.join_flight(turn)
         if turn.hit is not None:
-            return self._from_cache(ctx, turn, turn.hit)
+            return self._from_cache(run, decision, turn, turn.hit)
+        req = _Request(config, decision, turn, run)
+
+        # 3. dispatch
         try:
             if request.stream:
-                answer = await self._dispatch.open_stream(
-                    decision, request.body, deadline_s=deadline
-                )
+                stream = await self._dispatch.stream(decision, request.body, deadline_s=deadline_s)
             else:
-                done = await self._dispatch.complete(decision, request.body, deadline_s=deadline)
+                answer = await self._dispatch.complete(
+                    decision, request.body, deadline_s=deadline_s
+                )
         except BaseException as exc:
-            await self._cache.land(turn)
-            if isinstance(exc, RouterError):
-                self._finish(ctx, None, exc.status, None, self._clock() - started, turn, exc)
-            elif isinstance(exc, asyncio.CancelledError):  # the client left before an answer
-                self._finish(ctx, None, _CLIENT_CLOSED, None, self._clock() - started, turn)
+            await turn.leave()
+            self._unanswered(req, exc)
             raise
         if request.stream:
-            self._count_fallbacks(ctx, answer.failures, answer.deployment)
-            est = _estimate(decision, answer.deployment)
-            out = _headers(decision, answer.deployment, est, "estimate", turn.result)
-            return StreamReply(self._relay(ctx, request, answer, turn), out)
-        self._count_fallbacks(ctx, done.failures, done.deployment)
-        body = done.completion.body
-        body["model"] = done.deployment.logical_model
-        usage = done.completion.usage
-        charge = self._bill(ctx, done.deployment, usage)
-        try:
-            await self._cache.keep(turn, done.deployment, usage, charge.cost_usd, completion=body)
-        finally:
-            await self._cache.land(turn)
-        self._finish(ctx, done.deployment, 200, usage, done.upstream_s, turn, charge=charge)
-        out = _headers(decision, done.deployment, charge.cost_usd, "actual", turn.result)
-        return Reply(body, out)
+            self._fell_back(req, stream.failures, stream.deployment)
+            cost = _estimate(decision, stream.deployment)
+            route = _route(decision, stream.deployment, cost, "estimate", turn.result)
+            return Streamed(self._relay(req, request, stream), route)
+        self._fell_back(req, answer.failures, answer.deployment)
+        body = answer.completion.body
+        body["model"] = answer.deployment.logical_model
 
-    def _from_cache(self, ctx: _Context, turn: CacheTurn, hit: Hit) -> Reply | StreamReply:
-        entry = hit.entry
-        m = self._metrics
-        stream = "true" if ctx.stream else "false"
-        total = self._clock() - ctx.started
-        m.requests.labels(ctx.decision.policy, entry.model, "2xx", turn.result.value).inc()
-        m.request_duration.labels(ctx.decision.policy, entry.model, stream).observe(total)
-        m.overhead.labels(stream).observe(total)
-        headers = {
-            "x-router-policy": _header_safe(ctx.decision.policy),
-            "x-router-model": _header_safe(entry.model),
-            "x-router-deployment": _header_safe(entry.deployment),
-            "x-router-reason": f"cache hit ({hit.age_s:.0f}s old); {ctx.decision.reason}",
-            "x-router-cost-usd": "0",
-            "x-router-cost-basis": "actual",
-            "x-router-cache": turn.result.value,
-        }
-        if hit.chunks is not None:
-            return StreamReply(replay(hit.chunks), headers)
-        assert hit.completion is not None
-        return Reply(dict(hit.completion), headers)
+        # 4. keep, and 5. account
+        cost = await self._settle(
+            req, answer.deployment, 200, answer.completion.usage, answer.upstream_s, body=body
+        )
+        return Answered(body, _route(decision, answer.deployment, cost, "actual", turn.result))
 
     async def _relay(
-        self, ctx: _Context, request: ParsedRequest, answer: StreamAnswer, turn: CacheTurn
+        self, req: _Request, request: ParsedRequest, stream: AnswerStream
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """Rewrite and pass chunks on; account (and cache a complete answer) when the stream
-        ends, however it ends."""
-        model = answer.deployment.logical_model
+        """Steps 4 and 5 for a stream: rewrite and pass chunks on, then keep a complete answer
+        and account when the stream ends, however it ends."""
+        model = stream.deployment.logical_model
         want_usage = request.chat.wants_usage_in_stream
-        kept: list[dict[str, Any]] | None = [] if turn.collecting else None
+        kept: list[dict[str, Any]] | None = [] if req.turn.collecting else None
         usage: Usage | None = None
-        error: AttemptError | None = None
-        interrupted: StreamInterrupted | None = None
-        status = _CLIENT_CLOSED  # until the stream completes: the client went away
-        first_at = self._clock() - ctx.started
+        status, error = CLIENT_CLOSED, None  # until the stream completes: the client left
         # Router's own time in a stream is what it spent before the first chunk was ready;
         # after that it only relays, so the rest counts as upstream wait.
-        own = max(first_at - answer.upstream_s, 0.0)
-        self._metrics.time_to_first_token.labels(
-            ctx.decision.policy, model, answer.deployment.name
-        ).observe(first_at)
+        own = max(req.run.first_token(model, stream.deployment.name) - stream.upstream_s, 0.0)
         try:
-            async for chunk in _join(answer.first, answer.chunks):
+            async for chunk in stream:
                 chunk["model"] = model
                 if kept is not None:
                     kept.append(chunk)
                 if "usage" in chunk:
-                    found = Usage.from_openai(chunk["usage"])
-                    usage = found or usage
+                    usage = Usage.from_openai(chunk["usage"]) or usage
                     if not want_usage:
                         if not chunk.get("choices"):
                             continue  # the usage-only chunk the client did not ask for
                         chunk = {k: v for k, v in chunk.items() if k != "usage"}
                 yield chunk
             status = 200
-        except AttemptFailed as exc:
-            error = exc.error
-            status = 502
-            self._metrics.stream_interruptions.labels(answer.deployment.name, error.kind).inc()
-            interrupted = StreamInterrupted(
-                f"upstream stream failed after it started: {exc.error.describe()}"
-            )
-            raise interrupted from exc
+        except RouterError as exc:  # StreamInterrupted: the attempt failed mid-way
+            status, error = exc.status, exc
+            raise
         finally:
-            await answer.source.aclose()
-            duration = self._clock() - ctx.started
-            self._dispatch.stream_finished(
-                answer, duration, error, cancelled=status == _CLIENT_CLOSED
-            )
-            charge = self._bill(ctx, answer.deployment, usage)
-            try:
-                if status == 200 and kept is not None:
-                    await self._cache.keep(
-                        turn, answer.deployment, usage, charge.cost_usd, chunks=kept
-                    )
-            finally:
-                await self._cache.land(turn)
-            self._finish(
-                ctx,
-                answer.deployment,
-                status,
-                usage,
-                duration - own,
-                turn,
-                interrupted,
-                charge=charge,
-            )
+            await stream.aclose()
+            upstream_s = req.run.elapsed() - own
+            await self._settle(req, stream.deployment, status, usage, upstream_s, error, kept)
 
-    def _bill(self, ctx: _Context, deployment: Deployment, usage: Usage | None) -> Bill:
-        return bill(ctx.config.catalog, deployment, usage, ctx.config.server.baseline_model)
-
-    def _refused(self, error: RouterError, stream: bool, started: float) -> None:
-        self._metrics.record_refusal(error.status, error.code or error.type)
-        self._metrics.overhead.labels("true" if stream else "false").observe(
-            self._clock() - started
+    def _from_cache(
+        self, run: RequestMetrics, decision: Decision, turn: CacheTurn, hit: Hit
+    ) -> Outcome:
+        entry = hit.entry
+        run.cache(turn.result)
+        run.finished(200, entry.model, upstream_s=0.0)
+        reason = f"cache hit ({hit.age_s:.0f}s old); {decision.reason}"
+        route = Route(
+            decision.policy, entry.model, entry.deployment, reason, 0.0, "actual", turn.result
         )
+        if hit.chunks is not None:
+            return Streamed(replay(hit.chunks), route)
+        assert hit.completion is not None
+        return Answered(dict(hit.completion), route)
 
-    def _finish(
+    async def _settle(
         self,
-        ctx: _Context,
-        deployment: Deployment | None,
+        req: _Request,
+        deployment: Deployment,
         status: int,
         usage: Usage | None,
         upstream_s: float,
-        turn: CacheTurn,
         error: RouterError | None = None,
+        chunks: list[dict[str, Any]] | None = None,
         *,
-        charge: Bill | None = None,
-    ) -> None:
-        m = self._metrics
-        policy = ctx.decision.policy
-        model = deployment.logical_model if deployment else ctx.decision.model
-        total = self._clock() - ctx.started
-        stream = "true" if ctx.stream else "false"
-        m.requests.labels(policy, model, status_class(status), turn.result.value).inc()
-        m.request_duration.labels(policy, model, stream).observe(total)
-        m.overhead.labels(stream).observe(max(total - upstream_s, 0.0))
-        if error is not None:
-            m.request_errors.labels(policy, model, error.code or error.type).inc()
-        if deployment is None or usage is None or charge is None:
-            return
-        self._signals.record_usage(model, ctx.decision.task, usage.completion_tokens)
-        m.record_tokens(model, deployment.name, usage.prompt_tokens, usage.completion_tokens)
-        m.record_cost(
-            policy,
-            model,
-            deployment.name,
-            charge.cost_usd,
-            charge.baseline,
-            charge.baseline_cost_usd,
-        )
+        body: dict[str, Any] | None = None,
+    ) -> float:
+        """Keep a complete answer (then leave the single flight, so waiters get it), and
+        account for it. Returns its cost."""
+        charge = bill(req.config.catalog, deployment, usage, req.config.server.baseline_model)
+        try:
+            if status == 200 and (body is not None or chunks is not None):
+                await self._cache.keep(
+                    req.turn, deployment, usage, charge.cost_usd, completion=body, chunks=chunks
+                )
+        finally:
+            await req.turn.leave()
+        model = deployment.logical_model
+        run = req.run
+        run.cache(req.turn.result)
+        if usage is not None:
+            self._signals.record_usage(model, req.decision.task, usage.completion_tokens)
+            run.billed(
+                model,
+                deployment.name,
+                (usage.prompt_tokens, usage.completion_tokens),
+                charge.cost_usd,
+                charge.baseline,
+                charge.baseline_cost_usd,
+            )
+        code = None if error is None else error.code or error.type
+        run.finished(status, model, upstream_s=upstream_s, error_code=code)
+        return charge.cost_usd
 
-    def _count_fallbacks(
-        self, ctx: _Context, failures: list[AttemptError], served: Deployment
-    ) -> None:
+    def _unanswered(self, req: _Request, exc: BaseException) -> None:
+        """Dispatch ended without an answer: every attempt failed, or the client left."""
+        run, model = req.run, req.decision.model
+        run.cache(req.turn.result)
+        if isinstance(exc, RouterError):
+            code = exc.code or exc.type
+            run.finished(exc.status, model, upstream_s=run.elapsed(), error_code=code)
+        elif isinstance(exc, asyncio.CancelledError):
+            run.finished(CLIENT_CLOSED, model, upstream_s=run.elapsed())
+
+    def _fell_back(self, req: _Request, failures: list[AttemptError], served: Deployment) -> None:
         tried = [f.deployment for f in failures if f.deployment != served.name]
         if tried:
-            self._metrics.fallbacks.labels(ctx.decision.policy, tried[-1], served.name).inc()
-
-
-async def _join(
-    first: list[dict[str, Any]], rest: AsyncIterator[dict[str, Any]]
-) -> AsyncIterator[dict[str, Any]]:
-    for chunk in first:
-        yield chunk
-    async for chunk in rest:
-        yield chunk
+            req.run.fell_back(tried[-1], served.name)
 
 
 def _estimate(decision: Decision, deployment: Deployment) -> float:
@@ -305,35 +273,19 @@ def _estimate(decision: Decision, deployment: Deployment) -> float:
     return deployment.price.cost(decision.prompt_tokens or 0, 0)
 
 
-def _headers(
-    decision: Decision, deployment: Deployment, cost: float, basis: str, cache: CacheResult
-) -> dict[str, str]:
-    return {
-        "x-router-cache": cache.value,
-        "x-router-policy": _header_safe(decision.policy),
-        "x-router-model": _header_safe(deployment.logical_model),
-        "x-router-deployment": _header_safe(deployment.name),
-        "x-router-reason": decision.reason,
-        "x-router-cost-usd": format_usd(cost),
-        "x-router-cost-basis": basis,
-    }
-
-
-def _header_safe(value: str) -> str:
-    """Config names reach headers, which carry latin-1 only: anything else becomes ``?``."""
-    return value if value.isascii() else value.encode("ascii", "replace").decode()
-
-
-def _deadline(headers: Mapping[str, str]) -> float | None:
-    raw = headers.get("x-router-timeout")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise InvalidRequest(
-            "x-router-timeout must be a number of seconds in (0, 3600]", param="x-router-timeout"
-        )
-    return value
+def _route(
+    decision: Decision,
+    deployment: Deployment,
+    cost_usd: float,
+    basis: Literal["actual", "estimate"],
+    cache: CacheResult,
+) -> Route:
+    return Route(
+        decision.policy,
+        deployment.logical_model,
+        deployment.name,
+        decision.reason,
+        cost_usd,
+        basis,
+        cache,
+    )

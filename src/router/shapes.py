@@ -1,11 +1,24 @@
-"""Shapes that several packages share, below all of them: the caller (``Principal``) and
-token ``Usage``. Nothing here does I/O or imports anything of router's.
+"""Shapes that several packages share, below all of them: the caller (``Principal``), token
+``Usage``, the ``Clock`` every timed part is given, and the client-closed status. Nothing here
+does I/O or imports anything of router's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal
+
+Clock = Callable[[], float]
+"""Seconds as a float; injected (``time.perf_counter`` in the app), never read from ``time``
+where a test would want to move it."""
+
+CircuitState = Literal["closed", "half_open", "open"]
+"""A deployment's breaker (see ``router.signals``)."""
+
+CLIENT_CLOSED: Final = 499
+"""nginx's "client closed request": the status a request is counted under when its client left
+before the answer; no client ever sees it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
-CircuitState = Literal["closed", "half_open", "open"]
+from router.shapes import CircuitState, Clock
+
 TransitionHook = Callable[[str, CircuitState], None]
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)

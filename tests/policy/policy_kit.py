@@ -10,7 +10,7 @@ from router.config.catalog import Catalog, Deployment, LogicalModel, Price
 from router.config.schema import Entry, Timeouts
 from router.config.yamlsrc import ConfigError, ConfigIssue, loads
 from router.policy.classify import classify
-from router.policy.decide import decide
+from router.policy.decide import DecisionInput, decide
 from router.policy.decision import Decision
 from router.policy.model import PolicySet
 from router.policy.spec import build_policies
@@ -138,12 +138,14 @@ def run(
     cat: Catalog = CATALOG,
 ) -> Decision:
     return decide(
-        request,
-        classify(request),
-        principal,
-        dict(headers or {}),
-        ps,
-        cat,
-        signals or SignalSnapshot(),
-        roll,
+        DecisionInput(
+            request,
+            classify(request),
+            principal,
+            dict(headers or {}),
+            ps,
+            cat,
+            signals or SignalSnapshot(),
+            roll,
+        )
     )

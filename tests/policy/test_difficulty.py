@@ -14,7 +14,7 @@ from policy_kit import CATALOG, chat, policies, policy_issues
 from router.config.load import load_config
 from router.config.yamlsrc import ConfigError, ConfigIssue
 from router.policy.classify import classify
-from router.policy.decide import decide
+from router.policy.decide import DecisionInput, decide
 from router.policy.difficulty import (
     DENSE,
     FORMAT,
@@ -134,7 +134,9 @@ def _decide(text: str, difficulty: float | None, policy: str = "balanced") -> st
     request = chat(text, model_name=policy)
     features = dataclasses.replace(classify(request), difficulty=difficulty)
     decision = decide(
-        request, features, ANONYMOUS, {}, policies(ROUTING), CATALOG, SignalSnapshot(), 0.0
+        DecisionInput(
+            request, features, ANONYMOUS, {}, policies(ROUTING), CATALOG, SignalSnapshot(), 0.0
+        )
     )
     return f"{decision.rule}:{decision.model}"
 

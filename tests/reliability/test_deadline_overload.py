@@ -94,7 +94,9 @@ def test_overload_is_a_quick_503_with_retry_after_and_in_flight_stays_bounded(
     assert len(ok) == limit
     assert len(shed) == clients - limit
     assert all(r[2] == "1" for r in shed)  # Retry-After
-    assert all(r[1] < 0.5 for r in shed)  # shed at once, not after waiting
+    # Shed at once, not after waiting for a slot: well before the admitted requests (which
+    # wait 1 s upstream) finish. Relative, since a loaded machine slows every client alike.
+    assert max(r[1] for r in shed) < min(r[1] for r in ok) - 0.5, results
     assert peak <= limit
     m = Metrics(running)
     assert m.value("router_overload_rejections_total") == clients - limit

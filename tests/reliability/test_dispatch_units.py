@@ -12,7 +12,8 @@ import pytest
 
 from router.config.catalog import Deployment, Price
 from router.config.schema import Timeouts
-from router.dispatch.dispatcher import AttemptOutcome, Dispatcher
+from router.dispatch.attempts import AttemptOutcome
+from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.hedge import HedgeOutcome
 from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed
 from router.policy.decision import Candidate, Decision, HedgeSettings, RetrySettings

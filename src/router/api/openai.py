@@ -17,16 +17,16 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from router.api.headers import deadline, router_headers
 from router.errors import NotFound, Overloaded, RouterError
-from router.pipeline import Pipeline, Reply, StreamReply
-from router.shapes import ANONYMOUS, Principal
+from router.pipeline import Answered, Outcome, Pipeline, Streamed
+from router.shapes import ANONYMOUS, CLIENT_CLOSED, Principal
 from router.wire import parse_chat_request
 
 routes = APIRouter()
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _DONE = b"data: [DONE]\n\n"
-_CLIENT_CLOSED = 499  # nginx's "client closed request": logged, never seen by a client
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -47,34 +47,37 @@ def _lower_headers(request: Request) -> dict[str, str]:
 @routes.post("/chat/completions", include_in_schema=False)
 async def chat_completions(request: Request) -> Response:
     state = request.app.state.router
+    headers = _lower_headers(request)
     try:
         raw = await request.body()
         parsed = parse_chat_request(raw, max_messages=state.config().server.max_messages)
+        deadline_s = deadline(headers)
     except RouterError as exc:
         state.refused(exc)
         raise
     pipeline: Pipeline = state.pipeline
     with state.admission() as admitted:
         if not admitted:
-            state.metrics.overload_rejections.inc()
+            state.metrics.record_overload()
             raise Overloaded(
                 "router is at its in-flight request limit; retry shortly",
                 headers={"retry-after": "1"},
             )
-        reply = await _unless_client_leaves(
-            request, pipeline.handle(parsed, _principal(request), _lower_headers(request))
+        outcome = await _unless_client_leaves(
+            request,
+            pipeline.handle(parsed, _principal(request), headers, deadline_s=deadline_s),
         )
-        if reply is None:
-            return Response(status_code=_CLIENT_CLOSED)  # nobody is left to read it
-        if isinstance(reply, Reply):
-            return json_response(reply.body, headers=reply.headers)
+        if outcome is None:
+            return Response(status_code=CLIENT_CLOSED)  # nobody is left to read it
+        if isinstance(outcome, Answered):
+            return json_response(outcome.body, headers=router_headers(outcome.route))
     # The admission slot of a stream is held by the stream itself until it ends.
-    return _sse(reply, state.hold())
+    return SSEResponse(outcome, state.hold())
 
 
 async def _unless_client_leaves(
-    request: Request, work: Coroutine[Any, Any, Reply | StreamReply]
-) -> Reply | StreamReply | None:
+    request: Request, work: Coroutine[Any, Any, Outcome]
+) -> Outcome | None:
     """Run the pipeline while watching for the client to leave; if it leaves first, cancel the
     pipeline (and with it the upstream request) and return None. Starlette alone would let a
     non-streamed request, or a stream still waiting for its first token, run to the end."""
@@ -90,23 +93,23 @@ async def _unless_client_leaves(
     return None if job.cancelled() else job.result()
 
 
-def _sse(reply: StreamReply, slot: contextlib.AbstractContextManager[None]) -> SSEResponse:
-    return SSEResponse(reply, slot)
-
-
 class SSEResponse(Response):
     """Server-sent events without Starlette's StreamingResponse task group: one task pumps
     chunks, one waits for the client to leave and cancels the pump (and so the upstream
     request) at once. Measured: the task group was the largest line of a streaming profile.
     """
 
-    def __init__(self, reply: StreamReply, slot: contextlib.AbstractContextManager[None]) -> None:
+    def __init__(self, outcome: Streamed, slot: contextlib.AbstractContextManager[None]) -> None:
         # Not Response.__init__: it would add content-length: 0 for an empty initial body.
         self.status_code = 200
         self.background = None
-        headers = {**_SSE_HEADERS, **reply.headers, "content-type": "text/event-stream"}
+        headers = {
+            **_SSE_HEADERS,
+            **router_headers(outcome.route),
+            "content-type": "text/event-stream",
+        }
         self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        self._reply = reply
+        self._chunks = outcome.chunks
         self._slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,7 +122,7 @@ class SSEResponse(Response):
                 for task in (pump, watch):
                     task.cancel()
                 await asyncio.gather(pump, watch, return_exceptions=True)
-                await self._reply.chunks.aclose()
+                await self._chunks.aclose()
 
     async def _pump(self, send: Send) -> None:
         await send(
@@ -127,7 +130,7 @@ class SSEResponse(Response):
         )
         body = b""
         try:
-            async for chunk in self._reply.chunks:
+            async for chunk in self._chunks:
                 body = b"data: " + orjson.dumps(chunk) + b"\n\n"
                 await send({"type": "http.response.body", "body": body, "more_body": True})
             body = _DONE

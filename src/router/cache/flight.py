@@ -57,9 +57,10 @@ class FlightBoard:
 
 
 class Flight:
-    """``async with`` it after a miss. Then exactly one of: ``hit`` is set (serve it),
-    ``leader`` is true (go upstream; storing the answer feeds the waiters), or neither (go
-    upstream without coordination: waiting was not allowed, timed out, or the store failed)."""
+    """After a miss, ``join`` it. Then exactly one of: ``hit`` is set (serve it), ``leader``
+    is true (go upstream; storing the answer feeds the waiters), or neither (go upstream
+    without coordination: waiting was not allowed, timed out, or the store failed). ``leave``
+    when done (after storing, so waiters get the answer); ``async with`` does both."""
 
     def __init__(
         self,
@@ -79,25 +80,38 @@ class Flight:
         self._to_hit = to_hit
         self._token = secrets.token_bytes(12)
         self._leased = False
+        self._left = False
         self._mine: asyncio.Future[CacheEntry | None] | None = None
         self.hit: Hit | None = None
         self.leader = False
 
     async def __aenter__(self) -> Flight:
+        await self.join()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.leave()
+
+    async def join(self) -> None:
         if not (self._can_read or self._can_write):
-            return self
+            return
         deadline = self._board.clock() + self._board.wait_s
         while (pending := self._board.local.get(self._entry_key)) is not None:
             if not self._can_read or self._board.clock() >= deadline:
-                return self
+                return
             try:
                 remaining = deadline - self._board.clock()
                 entry = await asyncio.wait_for(asyncio.shield(pending), remaining)
             except TimeoutError:
-                return self
+                return
             if entry is not None:
                 self.hit = self._to_hit(entry)
-                return self
+                return
             if self._board.local.get(self._entry_key) is pending:
                 del self._board.local[self._entry_key]  # its owner gave up: compete ourselves
         self._mine = asyncio.get_running_loop().create_future()
@@ -113,16 +127,12 @@ class Flight:
             raise
         if not self.leader:
             self._settle(self.hit.entry if self.hit else None)
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if not self.leader:
+    async def leave(self) -> None:
+        """Idempotent; only a leader has anything to release."""
+        if not self.leader or self._left:
             return
+        self._left = True
         try:
             if self._leased:
                 await self._release()

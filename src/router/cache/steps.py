@@ -1,6 +1,7 @@
 """How one request uses the response cache, so the pipeline reads as a straight line:
-``open`` (key, directives, lookup), ``flight`` (single flight after a miss), ``keep``
-(store a finished answer), and ``replay`` (a hit in the shape this request wants).
+``open`` (key, directives, lookup; after a miss, join identical requests in flight), ``keep``
+(store a finished answer), ``CacheTurn.leave`` (after keeping, so waiters get the answer), and
+``replay`` (a hit in the shape this request wants).
 
 Caching is per decision (``decision.cache``: mode and TTL, from the policy) and per request
 (``Cache-Control``). The tenant namespace comes from the caller's key or team.
@@ -16,36 +17,9 @@ from router.cache.entry import CachedUsage, CacheEntry, CacheObserver, CacheResu
 from router.cache.flight import Flight
 from router.cache.response import CacheDirectives, CacheKey, ResponseCache
 from router.config.catalog import Deployment
-from router.metrics import Metrics
 from router.policy.decision import Decision
 from router.shapes import Principal, Usage
 from router.wire import ParsedRequest
-
-
-class MetricsCacheObserver:
-    """``CacheObserver`` -> Prometheus. ``scope`` is the policy label (``direct`` for a request
-    that named a logical model), as in every other metric."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._m = metrics
-
-    def on_result(self, scope: str, result: CacheResult) -> None:
-        if result is CacheResult.STORED:
-            self._m.cache_writes.labels(scope, "stored").inc()
-        else:
-            self._m.cache_lookups.labels(scope, result.value).inc()
-
-    def on_write_failed(self, scope: str) -> None:
-        self._m.cache_writes.labels(scope, "failed").inc()
-
-    def on_coalesced(self, scope: str) -> None:
-        self._m.cache_lookups.labels(scope, "coalesced").inc()
-
-    def on_avoided_cost(self, scope: str, model: str, usd: float) -> None:
-        self._m.cache_avoided_cost_usd.labels(scope, model).inc(usd)
-
-    def on_store_error(self, operation: str) -> None:
-        self._m.redis_errors.labels(operation).inc()
 
 
 @dataclass(slots=True)
@@ -58,6 +32,12 @@ class CacheTurn:
     result: CacheResult
     hit: Hit | None = None
     flight: Flight | None = None
+
+    async def leave(self) -> None:
+        """Leave the single flight, if this request joined one (idempotent)."""
+        if self.flight is not None:
+            flight, self.flight = self.flight, None
+            await flight.leave()
 
     @property
     def collecting(self) -> bool:
@@ -90,26 +70,18 @@ class CacheUse:
             return CacheTurn(None, decision, directives, CacheResult.BYPASS)
         key = self.cache.key(request.chat, scope, principal.namespace, decision.policy)
         found = await self.cache.lookup(key, decision.cache, directives)
-        hit = found if isinstance(found, Hit) else None
-        return CacheTurn(key, decision, directives, found.result, hit)
-
-    async def join_flight(self, turn: CacheTurn) -> None:
-        """After a miss: wait for an identical request already in flight, or lead."""
-        if turn.key is None or turn.result is not CacheResult.MISS:
-            return  # bypassed: no coordination
-        flight = self.cache.flight(turn.key, turn.decision.cache, turn.directives)
-        await flight.__aenter__()
-        if flight.hit is not None:
-            turn.hit, turn.result = flight.hit, CacheResult.HIT
-            await flight.__aexit__(None, None, None)
-            return
-        turn.flight = flight
-
-    async def land(self, turn: CacheTurn) -> None:
-        """Leave the flight (after storing, so waiters get the answer)."""
-        if turn.flight is not None:
-            flight, turn.flight = turn.flight, None
-            await flight.__aexit__(None, None, None)
+        if isinstance(found, Hit):
+            return CacheTurn(key, decision, directives, found.result, found)
+        turn = CacheTurn(key, decision, directives, found.result)
+        if found.result is CacheResult.MISS:
+            # Wait for an identical request already in flight, or lead.
+            flight = self.cache.flight(key, decision.cache, directives)
+            await flight.join()
+            if flight.hit is not None:
+                turn.hit, turn.result = flight.hit, CacheResult.HIT
+            else:
+                turn.flight = flight
+        return turn
 
     async def keep(
         self,

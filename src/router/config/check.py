@@ -21,7 +21,7 @@ from router.config.schema import TASK_CLASSES, Entry, Strict, validate
 from router.config.yamlsrc import ConfigError, ConfigIssue
 from router.errors import RouterError
 from router.policy.classify import MESSAGE_OVERHEAD_TOKENS, classify
-from router.policy.decide import decide
+from router.policy.decide import DecisionInput, decide
 from router.policy.decision import explain
 from router.policy.model import Match, Rule
 from router.shapes import ANONYMOUS, Principal
@@ -132,14 +132,16 @@ def explain_main(
         features = classify(chat, config.difficulty)
         lowered = {k.lower(): v for k, v in headers.items()}
         decision = decide(
-            chat,
-            features,
-            principal,
-            lowered,
-            config.policies,
-            config.catalog,
-            SignalSnapshot(),
-            roll,
+            DecisionInput(
+                chat,
+                features,
+                principal,
+                lowered,
+                config.policies,
+                config.catalog,
+                SignalSnapshot(),
+                roll,
+            )
         )
     except RouterError as exc:
         print(json.dumps({"status": exc.status, **exc.body()}, indent=2), file=out)
@@ -171,14 +173,16 @@ def run_test(entry: Entry, config: Config) -> ConfigIssue | None:
         features = dataclasses.replace(features, difficulty=case.difficulty)
     try:
         decision = decide(
-            chat,
-            features,
-            principal,
-            headers,
-            config.policies,
-            config.catalog,
-            snapshot,
-            case.roll,
+            DecisionInput(
+                chat,
+                features,
+                principal,
+                headers,
+                config.policies,
+                config.catalog,
+                snapshot,
+                case.roll,
+            )
         )
     except RouterError as exc:
         if want.error is None:

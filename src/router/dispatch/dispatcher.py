@@ -5,10 +5,12 @@ the same deployment with exponential backoff and full jitter (honouring ``Retry-
 a cap), then falls back to the next; a request the upstream refused (400, 413, 422) stops at
 once. Every failed attempt is remembered, and when all fail the error lists them.
 
-Streams fail over the same way until the first content chunk exists: ``open_stream`` reads
-ahead to it before returning, so nothing has reached the client while a fallback is still
-possible; the first content chunk must come within the deployment's ``connect_s + ttft_s``.
-After that, a failure ends the stream (the API layer sends an SSE error event).
+Streams fail over the same way until the first content chunk exists: ``stream`` reads ahead
+to it before returning, so nothing has reached the client while a fallback is still possible;
+the first content chunk must come within the deployment's ``connect_s + ttft_s``. It returns
+an ``AnswerStream`` (``stream``) that yields from that first chunk and reports its attempt
+itself when it ends; after the first chunk a failure ends the stream (``StreamInterrupted``,
+which the API layer sends as an SSE error event).
 
 With ``decision.hedge`` set, deployments race instead (see ``hedge``): a slow first answer
 brings in the next candidate, and the first to answer wins.
@@ -17,69 +19,22 @@ brings in the next candidate, and the first to answer wins.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from router.config.catalog import Deployment
+from router.dispatch.attempts import AttemptObserver, AttemptOutcome, IgnoreAttempts
 from router.dispatch.hedge import HedgeOutcome, hedge_delay, race
-from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed
+from router.dispatch.stream import AnswerStream, Opened, open_attempt
+from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed, AttemptKind
 from router.policy.decision import Decision, HedgeSettings, RetrySettings
-from router.shapes import Usage
-from router.upstream import ChunkStream, Completion, Upstream
+from router.shapes import Clock, Usage
+from router.upstream import Completion, Upstream
 
-Clock = Callable[[], float]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptOutcome:
-    deployment: Deployment
-    ok: bool
-    stream: bool
-    duration_s: float
-    ttft_s: float | None = None
-    error: AttemptError | None = None
-    retry_of: str | None = None  # a retry on the same deployment, after a failure of this kind
-    fallback_from: str | None = None  # first attempt on a fallback deployment
-    # Cancelled before it finished (lost a hedge race, or the client left): no verdict on
-    # the deployment's health, so observers must not count it as a failure.
-    cancelled: bool = False
-
-
-class AttemptObserver(Protocol):
-    """Live signals and metrics, as dispatch sees them."""
-
-    def may_try(self, deployment: Deployment) -> bool:
-        """False while the deployment's circuit is open (half-open lets one probe through)."""
-        ...
-
-    def attempt_finished(self, outcome: AttemptOutcome) -> None: ...
-
-    def hedge_finished(self, outcome: HedgeOutcome) -> None:
-        """Once per request that started a hedge (metrics, and the loser's cost if known)."""
-        ...
-
-    def recent_p95(self, deployment: Deployment, stream: bool) -> float | None:
-        """Recent p95 latency (first token for streams, else whole answer), if measured."""
-        ...
-
-
-class NullObserver:
-    def may_try(self, deployment: Deployment) -> bool:
-        return True
-
-    def attempt_finished(self, outcome: AttemptOutcome) -> None:
-        return None
-
-    def hedge_finished(self, outcome: HedgeOutcome) -> None:
-        return None
-
-    def recent_p95(self, deployment: Deployment, stream: bool) -> float | None:
-        return None
 
 
 @dataclass(slots=True)
@@ -92,33 +47,11 @@ class Answer:
 
 
 @dataclass(slots=True)
-class StreamAnswer:
-    """A stream that has produced its first content chunk; ``chunks`` yields from the start."""
-
-    deployment: Deployment
-    chunks: AsyncIterator[dict[str, Any]]
-    first: list[dict[str, Any]]
-    source: ChunkStream
-    failures: list[AttemptError]
-    upstream_s: float  # until the first content chunk
-    ttft_s: float
-    hedge: HedgeOutcome | None = None  # set when a hedge was started
-
-
-@dataclass(slots=True)
-class _Opened:
-    source: ChunkStream
-    chunks: AsyncIterator[dict[str, Any]]
-    first: list[dict[str, Any]]
-
-
-@dataclass(slots=True)
 class _Won(Generic[T]):
     deployment: Deployment
     value: T
     t0: float
-    retry_of: str | None
-    fallback_from: str | None
+    retry_of: AttemptKind | None
 
 
 @dataclass(slots=True)
@@ -143,7 +76,7 @@ class Dispatcher:
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self._upstream = upstream
-        self._observer = observer or NullObserver()
+        self._observer = observer or IgnoreAttempts()
         self._clock = clock
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -162,72 +95,40 @@ class Dispatcher:
 
         won = await self._run(decision, budget, attempt, discard, stream=False)
         duration = self._clock() - won.t0
-        outcome = AttemptOutcome(won.deployment, True, False, duration, duration)
         self._observer.attempt_finished(
-            dataclasses.replace(outcome, retry_of=won.retry_of, fallback_from=won.fallback_from)
+            AttemptOutcome(won.deployment, True, False, duration, duration, retry_of=won.retry_of)
         )
         return Answer(
             won.deployment, won.value, budget.failures, self._clock() - started, budget.hedge
         )
 
-    async def open_stream(
+    async def stream(
         self, decision: Decision, body: dict[str, Any], *, deadline_s: float | None = None
-    ) -> StreamAnswer:
+    ) -> AnswerStream:
+        """A stream that has produced its first content chunk; it reports its attempt when it
+        ends (see ``AnswerStream``)."""
         budget = self._budget(decision, deadline_s)
         started = self._clock()
 
-        async def attempt(deployment: Deployment) -> _Opened:
-            # The adapters bound connect and the response headers; this bounds the whole way
-            # to the first *content* chunk (a role-only opening chunk does not count).
-            limit = deployment.timeouts.connect_s + deployment.timeouts.ttft_s
-            source: ChunkStream | None = None
-            try:
-                async with asyncio.timeout(limit):
-                    source = await self._upstream.stream(deployment, body)
-                    chunks = aiter(source)
-                    first = await _read_to_content(chunks)
-            except BaseException as exc:
-                if source is not None:
-                    await source.aclose()
-                if isinstance(exc, TimeoutError):
-                    message = f"no first token within {limit:g}s"
-                    error = AttemptError(deployment.name, "timeout", None, message)
-                    raise AttemptFailed(error) from exc
-                raise
-            return _Opened(source, chunks, first)
+        async def attempt(deployment: Deployment) -> Opened:
+            return await open_attempt(self._upstream, deployment, body)
 
-        async def discard(won: _Won[_Opened]) -> Usage | None:
+        async def discard(won: _Won[Opened]) -> Usage | None:
             await won.value.source.aclose()
             return None
 
         won = await self._run(decision, budget, attempt, discard, stream=True)
-        opened = won.value
-        return StreamAnswer(
+        now = self._clock()
+        return AnswerStream(
             won.deployment,
-            opened.chunks,
-            opened.first,
-            opened.source,
-            budget.failures,
-            self._clock() - started,
-            self._clock() - won.t0,
-            budget.hedge,
-        )
-
-    def stream_finished(
-        self,
-        answer: StreamAnswer,
-        duration_s: float,
-        error: AttemptError | None,
-        *,
-        cancelled: bool = False,
-    ) -> None:
-        """Called by the pipeline when a stream it was handed ends, to feed live signals. A
-        stream the client abandoned says nothing about the deployment: ``cancelled``."""
-        ok = error is None and not cancelled
-        self._observer.attempt_finished(
-            AttemptOutcome(
-                answer.deployment, ok, True, duration_s, answer.ttft_s, error, cancelled=cancelled
-            )
+            won.value,
+            failures=budget.failures,
+            upstream_s=now - started,
+            ttft_s=now - won.t0,
+            hedge=budget.hedge,
+            clock=self._clock,
+            started=won.t0,
+            report=self._observer.attempt_finished,
         )
 
     # -- internals -------------------------------------------------------------------------
@@ -250,8 +151,8 @@ class Dispatcher:
         try and its retries); stops at a client fault or when the deadline is spent. With a
         hedge, lanes race instead of queueing."""
 
-        async def lane(deployment: Deployment, fallback_from: str | None) -> _Won[T] | None:
-            return await self._lane(deployment, decision, budget, attempt, stream, fallback_from)
+        async def lane(deployment: Deployment) -> _Won[T] | None:
+            return await self._lane(deployment, decision, budget, attempt, stream)
 
         candidates = self._eligible(decision, budget)
         if decision.hedge is not None and len(decision.chain) > 1:
@@ -267,12 +168,10 @@ class Dispatcher:
             if won is None:
                 raise AllAttemptsFailed(budget.failures)
             return won
-        previous: str | None = None
         for deployment in candidates:
-            found = await lane(deployment, previous)
+            found = await lane(deployment)
             if found is not None:
                 return found
-            previous = deployment.name
         raise AllAttemptsFailed(budget.failures)
 
     def _eligible(self, decision: Decision, budget: _Budget) -> Iterator[Deployment]:
@@ -294,7 +193,6 @@ class Dispatcher:
         budget: _Budget,
         attempt: Callable[[Deployment], Awaitable[T]],
         stream: bool,
-        fallback_from: str | None,
     ) -> _Won[T] | None:
         """One deployment: the first try, then retries while failures are retryable. None
         when it gave up (fall back); raises when the whole request must stop."""
@@ -308,13 +206,12 @@ class Dispatcher:
                 await self._sleep(wait)
             if not self._fits(budget, 0.0):
                 raise AllAttemptsFailed(budget.failures)
-            origin = fallback_from if n == 0 else None
             retry_of = last.kind if last is not None else None
             t0 = self._clock()
             try:
                 value = await self._within(budget, attempt(deployment))
             except AttemptFailed as exc:
-                last = self._failed(deployment, exc.error, t0, stream, retry_of, origin, budget)
+                last = self._failed(deployment, exc.error, t0, stream, retry_of, budget)
                 if last.client_fault:
                     raise AllAttemptsFailed(budget.failures) from exc
                 if not last.retryable:
@@ -326,7 +223,7 @@ class Dispatcher:
                     AttemptOutcome(deployment, False, stream, duration, cancelled=True)
                 )
                 raise
-            return _Won(deployment, value, t0, retry_of, origin)
+            return _Won(deployment, value, t0, retry_of)
         return None
 
     def _hedge_delay(self, settings: HedgeSettings, deployment: Deployment, stream: bool) -> float:
@@ -370,37 +267,13 @@ class Dispatcher:
         error: AttemptError,
         t0: float,
         stream: bool,
-        retry_of: str | None,
-        fallback_from: str | None,
+        retry_of: AttemptKind | None,
         budget: _Budget,
     ) -> AttemptError:
         if error.deployment != deployment.name:  # the deadline fired: name the deployment
             error = AttemptError(deployment.name, error.kind, error.status, error.message)
         budget.failures.append(error)
         self._observer.attempt_finished(
-            AttemptOutcome(
-                deployment, False, stream, self._clock() - t0, None, error, retry_of, fallback_from
-            )
+            AttemptOutcome(deployment, False, stream, self._clock() - t0, None, error, retry_of)
         )
         return error
-
-
-async def _read_to_content(chunks: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Read chunks until one carries content (text, tool call or finish); the role-only
-    opening chunk does not count, since the client has learned nothing from it."""
-    seen: list[dict[str, Any]] = []
-    async for chunk in chunks:
-        seen.append(chunk)
-        if _has_content(chunk):
-            return seen
-    return seen  # stream ended cleanly without content (e.g. only usage): still a success
-
-
-def _has_content(chunk: dict[str, Any]) -> bool:
-    for choice in chunk.get("choices") or ():
-        if choice.get("finish_reason"):
-            return True
-        delta = choice.get("delta") or {}
-        if delta.get("content") or delta.get("tool_calls") or delta.get("refusal"):
-            return True
-    return False

@@ -18,17 +18,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from router.config.catalog import Deployment
 from router.policy.decision import HedgeSettings
 from router.shapes import Usage
 
+HedgeResult = Literal["won", "lost", "failed", "cancelled"]
+
 
 @dataclass(frozen=True, slots=True)
 class HedgeOutcome:
     policy: str
-    result: str  # won | lost | failed | cancelled
+    result: HedgeResult
     hedge: Deployment  # where the hedge went
     loser: Deployment | None = None  # the lane cancelled (or discarded) when the race ended
     loser_usage: Usage | None = None  # known only when the loser finished in the same instant
@@ -56,7 +58,7 @@ def hedge_delay(
 
 async def race(
     candidates: Iterator[Deployment],
-    lane: Callable[[Deployment, str | None], Awaitable[W | None]],
+    lane: Callable[[Deployment], Awaitable[W | None]],
     delay_for: Callable[[Deployment], float],
     discard: Callable[[W], Awaitable[Usage | None]],
     report: Callable[[HedgeOutcome], None],
@@ -70,7 +72,7 @@ async def race(
 class _Race(Generic[W]):
     def __init__(
         self,
-        lane: Callable[[Deployment, str | None], Awaitable[W | None]],
+        lane: Callable[[Deployment], Awaitable[W | None]],
         discard: Callable[[W], Awaitable[Usage | None]],
         report: Callable[[HedgeOutcome], None],
         policy: str,
@@ -87,8 +89,8 @@ class _Race(Generic[W]):
         self._loser: Deployment | None = None
         self._loser_usage: Usage | None = None
 
-    def _launch(self, deployment: Deployment, fallback_from: str | None) -> asyncio.Task[W | None]:
-        task = asyncio.ensure_future(self._lane(deployment, fallback_from))
+    def _launch(self, deployment: Deployment) -> asyncio.Task[W | None]:
+        task = asyncio.ensure_future(self._lane(deployment))
         self._running[task] = deployment
         return task
 
@@ -99,7 +101,7 @@ class _Race(Generic[W]):
         first = next(candidates, None)
         if first is None:
             return None
-        self._launch(first, None)
+        self._launch(first)
         hedge_at: float | None = loop.time() + delay_for(first)
         try:
             while self._running:
@@ -111,15 +113,15 @@ class _Race(Generic[W]):
                     hedge_at = None
                     extra = next(candidates, None)
                     if extra is not None:
-                        self._hedge, self._hedge_to = self._launch(extra, None), extra
+                        self._hedge, self._hedge_to = self._launch(extra), extra
                     continue
-                answer, last_failed = await self._settle(done)
+                answer = await self._settle(done)
                 if answer is not None:
                     return answer
                 if not self._running:  # everyone in flight failed: plain fallback
                     nxt = next(candidates, None)
                     if nxt is not None:
-                        self._launch(nxt, last_failed)
+                        self._launch(nxt)
                         if self._hedge is None:
                             hedge_at = loop.time() + delay_for(nxt)
             return None
@@ -128,13 +130,12 @@ class _Race(Generic[W]):
             if self._hedge_to is not None:
                 self._report(self._outcome(self._hedge_to))
 
-    async def _settle(self, done: set[asyncio.Task[W | None]]) -> tuple[W | None, str | None]:
+    async def _settle(self, done: set[asyncio.Task[W | None]]) -> W | None:
         """Take the finished lanes (in launch order, so the earlier wins a tie); return the
-        winner's answer, or None and the name of the last lane that failed."""
+        winner's answer, or None when they all failed."""
         finished = [t for t in self._running if t in done]
         deployments = [self._running.pop(t) for t in finished]
         error: BaseException | None = None
-        last_failed: str | None = None
         answer: W | None = None
         for task, deployment in zip(finished, deployments, strict=True):
             exc = task.exception()
@@ -143,7 +144,6 @@ class _Race(Generic[W]):
                 continue
             value = task.result()
             if value is None:
-                last_failed = deployment.name
                 self._hedge_failed = self._hedge_failed or task is self._hedge
             elif answer is None:
                 answer, self._winner = value, task
@@ -152,10 +152,10 @@ class _Race(Generic[W]):
         if answer is not None:
             if self._running:
                 self._loser = next(iter(self._running.values()))
-            return answer, last_failed
+            return answer
         if error is not None:
             raise error
-        return None, last_failed
+        return None
 
     async def _cancel_rest(self) -> None:
         """Cancel the lanes still running and wait for them (closing their connections); a

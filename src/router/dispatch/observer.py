@@ -5,7 +5,7 @@ each outcome feeds the live signals (latency, errors, circuits) and the attempt 
 from __future__ import annotations
 
 from router.config.catalog import Deployment
-from router.dispatch.dispatcher import AttemptOutcome
+from router.dispatch.attempts import AttemptOutcome
 from router.dispatch.hedge import HedgeOutcome
 from router.metrics import Metrics
 from router.signals import Signals
@@ -37,15 +37,12 @@ class LiveObserver:
             result = "cancelled"
         else:
             result = "success" if outcome.ok else (error.kind if error else "error")
-        self._m.upstream_attempts.labels(d.name, d.provider, result).inc()
-        self._m.upstream_attempt_duration.labels(d.name, d.provider, result).observe(
-            outcome.duration_s
-        )
-        if outcome.retry_of is not None:
-            self._m.retries.labels(d.name, outcome.retry_of).inc()
+        self._m.record_attempt(d.name, d.provider, result, outcome.duration_s, outcome.retry_of)
+        if outcome.interrupted and error is not None:
+            self._m.record_stream_interruption(d.name, error.kind)
 
     def hedge_finished(self, outcome: HedgeOutcome) -> None:
-        self._m.hedges.labels(outcome.policy, outcome.result).inc()
+        self._m.record_hedge(outcome.policy, outcome.result)
         loser, usage = outcome.loser, outcome.loser_usage
         if loser is not None and usage is not None:
             # The loser's answer was paid for too: count its tokens and spend.

@@ -1,4 +1,5 @@
-"""The pure ``decide()``: request x features x policies x catalog x signals -> ``Decision``.
+"""The pure ``decide()``: one ``DecisionInput`` (request x features x policies x catalog x
+signals) -> ``Decision``.
 
 No I/O, no clock, no randomness of its own (``roll`` in [0, 1) comes from the caller), so every
 policy behaviour is a row in a table test. Per request:
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from router.config.catalog import Catalog, Deployment
 from router.config.schema import TASK_CLASSES
@@ -36,17 +38,25 @@ MAX_COST_HEADER = "x-router-max-cost"
 _SINGLE_OBJECTIVES = ("cost", "latency", "quality", "priority")
 
 
-def decide(
-    chat: ChatRequest,
-    features: Features,
-    principal: Principal,
-    headers: Mapping[str, str],
-    policies: PolicySet,
-    catalog: Catalog,
-    snapshot: SignalSnapshot,
-    roll: float,
-) -> Decision:
-    """Choose who answers, and say why. ``headers`` has lower-cased names."""
+@dataclass(frozen=True, slots=True)
+class DecisionInput:
+    """Everything ``decide()`` reads. ``headers`` has lower-cased names (the override headers
+    and ``select``/``when`` matches read them); ``roll`` in [0, 1) drives weighted splits."""
+
+    chat: ChatRequest
+    features: Features
+    principal: Principal
+    headers: Mapping[str, str]
+    policies: PolicySet
+    catalog: Catalog
+    snapshot: SignalSnapshot
+    roll: float = 0.0
+
+
+def decide(given: DecisionInput) -> Decision:
+    """Choose who answers, and say why."""
+    chat, features, principal, headers = given.chat, given.features, given.principal, given.headers
+    policies, catalog, snapshot = given.policies, given.catalog, given.snapshot
     name = chat.model
     policy = policies.policies.get(name)
     if policy is None:
@@ -65,7 +75,7 @@ def decide(
                 param="model",
                 code="model_not_found",
             )
-    return _decide_policy(chat, features, principal, headers, policy, catalog, snapshot, roll)
+    return _decide_policy(given, policy)
 
 
 def _select(
@@ -83,16 +93,8 @@ def _select(
     return policies.policies[target]
 
 
-def _decide_policy(
-    chat: ChatRequest,
-    features: Features,
-    principal: Principal,
-    headers: Mapping[str, str],
-    policy: Policy,
-    catalog: Catalog,
-    snapshot: SignalSnapshot,
-    roll: float,
-) -> Decision:
+def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
+    features, principal, headers = given.features, given.principal, given.headers
     task, objective_override, max_cost_override = _overrides(policy, headers)
     task = task or features.task
     rule = next(
@@ -111,7 +113,7 @@ def _decide_policy(
     ranked: list[Candidate] = []
     excluded: list[Exclusion] = []
     for dep in rule.candidates:
-        cand, why = _assess(dep, rule, task, features, policy, catalog, snapshot, max_cost)
+        cand, why = _assess(given, dep, rule, task, policy, max_cost)
         if why is None:
             ranked.append(cand)
         else:
@@ -119,12 +121,12 @@ def _decide_policy(
     ranked = _rank(ranked, objective)
     arm = None
     if rule.split and ranked:
-        ranked, arm = _apply_split(ranked, rule, policy, chat, principal, roll)
+        ranked, arm = _apply_split(ranked, rule, policy, given.chat, principal, given.roll)
     in_chain = {c.deployment.name for c in ranked}
     for dep in rule.fallbacks:
         if dep.name in in_chain:
             continue
-        cand, why = _assess(dep, rule, task, features, policy, catalog, snapshot, None, soft=False)
+        cand, why = _assess(given, dep, rule, task, policy, None, soft=False)
         if why is None:
             ranked.append(_with_role(cand, "fallback"))
         elif all(e.deployment != dep.name for e in excluded):
@@ -142,7 +144,7 @@ def _decide_policy(
         policy=policy.name,
         rule=rule.name,
         chain=tuple(ranked),
-        reason=_header_safe(reason),
+        reason=reason,
         task=task,
         objective=objective.label,
         excluded=tuple(excluded),
@@ -156,13 +158,11 @@ def _decide_policy(
 
 
 def _assess(
+    given: DecisionInput,
     dep: Deployment,
     rule: Rule,
     task: str,
-    features: Features,
     policy: Policy,
-    catalog: Catalog,
-    snapshot: SignalSnapshot,
     max_cost: float | None,
     *,
     soft: bool = True,
@@ -170,7 +170,8 @@ def _assess(
     """Expected cost, latency and quality of ``dep`` for this request, and the first reason it
     must not serve. ``soft=False`` (fallbacks) checks only what would make the attempt futile:
     capabilities, context window and an open circuit."""
-    model = catalog.models[dep.logical_model]
+    features, snapshot = given.features, given.snapshot
+    model = given.catalog.models[dep.logical_model]
     stats = snapshot.stats(dep.name)
     out = snapshot.expected_output(model.name, task)
     if out is None:
@@ -182,7 +183,8 @@ def _assess(
     latency = stats.p95_latency(features.stream)
     quality = model.quality_for(task)
     if rule.quality_by_difficulty and features.difficulty is not None:  # per request
-        tops = (catalog.models[d.logical_model].quality_for(task) for d in rule.candidates)
+        models = given.catalog.models
+        tops = (models[d.logical_model].quality_for(task) for d in rule.candidates)
         top = max((q for q in tops if q is not None), default=None)
         quality = scaled_quality(quality, top, features.difficulty, features.difficulty_mean)
     cand = Candidate(dep, cost, latency, quality, None, out)
@@ -315,7 +317,7 @@ def _direct(
         policy="direct",
         rule="model",
         chain=tuple(chain),
-        reason=_header_safe(reason),
+        reason=reason,
         task=features.task,
         excluded=tuple(excluded),
         prompt_tokens=features.prompt_tokens,
@@ -395,8 +397,3 @@ def _summary(c: Candidate) -> str:
 
 def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:g}"
-
-
-def _header_safe(text: str) -> str:
-    """x-router-reason must be one ASCII line."""
-    return " ".join(text.encode("ascii", "replace").decode("ascii").split())

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from router.config.load import Config
 from router.policy.classify import classify
-from router.policy.decide import decide
+from router.policy.decide import DecisionInput, decide
 from router.policy.decision import Decision
 from router.shapes import Principal
 from router.signals import Signals
@@ -33,12 +33,14 @@ class PolicyDecider:
     ) -> Decision:
         chat = request.chat
         return decide(
-            chat,
-            classify(chat, config.difficulty),
-            principal,
-            headers,
-            config.policies,
-            config.catalog,
-            self._signals.snapshot(),
-            self._rng.random(),
+            DecisionInput(
+                chat,
+                classify(chat, config.difficulty),
+                principal,
+                headers,
+                config.policies,
+                config.catalog,
+                self._signals.snapshot(),
+                self._rng.random(),
+            )
         )

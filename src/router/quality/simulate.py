@@ -22,7 +22,7 @@ from router.config.catalog import Catalog
 from router.config.load import Config
 from router.errors import RouterError
 from router.policy.classify import Features, classify
-from router.policy.decide import decide
+from router.policy.decide import DecisionInput, decide
 from router.policy.difficulty import DifficultyModel
 from router.policy.model import PolicySet
 from router.quality.outcomes import Dataset, Outcome
@@ -118,8 +118,10 @@ def route_policy(
         chat = case.chat.model_copy(update={"model": policy})
         try:
             decision = decide(
-                chat, case.features, ANONYMOUS, {}, policies, config.catalog, snapshot,
-                rng.random(),
+                DecisionInput(
+                    chat, case.features, ANONYMOUS, {}, policies, config.catalog, snapshot,
+                    rng.random(),
+                )
             )  # fmt: skip
         except RouterError:
             choices.append(None)

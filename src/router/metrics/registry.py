@@ -1,82 +1,5 @@
-"""Prometheus metrics for the router, declared once, on the app's own registry.
-
-Every metric lives here as a typed attribute of :class:`Metrics`; the pipeline records
-through them (``metrics.requests.labels(...).inc()``) and ``/metrics`` serves
-:meth:`Metrics.render`. Labels are low-cardinality by design: policy, logical model,
-deployment, provider and small enums. Never a user, key or prompt.
-
-Metric, its labels, and the question it answers:
-
-``router_requests_total{policy, model, status_class, cache}``
-    How much traffic, and how much of it fails?
-``router_request_errors_total{policy, model, error_type}``
-    Which kinds of error do clients see?
-``router_request_duration_seconds{policy, model, stream}``
-    How long do clients wait for a whole answer?
-``router_time_to_first_token_seconds{policy, model, deployment}``
-    How soon does a stream start talking?
-``router_upstream_attempts_total{deployment, provider, outcome}``
-    Which deployments fail, time out or throttle?
-``router_upstream_attempt_duration_seconds{deployment, provider, outcome}``
-    How fast is each deployment, per outcome?
-``router_overhead_seconds{stream}``
-    What does the router itself add to latency?
-``router_tokens_total{model, deployment, direction}``
-    How many input and output tokens flow where?
-``router_cost_usd_total{policy, model, deployment}``
-    What are we spending, and where?
-``router_baseline_cost_usd_total{policy, model, baseline}``
-    What would it have cost on the baseline model?
-``router_savings_usd_total{policy, model, baseline}``
-    How much did routing save against the baseline?
-``router_routing_decisions_total{policy, rule, model}``
-    Which rules fire, and which models do they pick?
-``router_retries_total{deployment, reason}``
-    How often and why do we retry a deployment?
-``router_fallbacks_total{policy, from_deployment, to_deployment}``
-    When do we fall back, and to what?
-``router_hedges_total{policy, outcome}``
-    Do hedged requests win, lose or get cancelled?
-``router_circuit_state{deployment}``
-    Is a deployment's breaker closed, half-open or open?
-``router_circuit_transitions_total{deployment, to_state}``
-    How often do breakers flap?
-``router_cache_lookups_total{policy, result}``
-    What is the response cache hit ratio? (``hit``, ``miss``, ``bypass``; ``coalesced`` counts
-    a missed request that was then served by an identical one in flight)
-``router_cache_writes_total{policy, result}``
-    Are answers being stored (``stored``), and do writes fail (``failed``)?
-``router_cache_avoided_cost_usd_total{policy, model}``
-    How much spend did the cache avoid?
-``router_redis_errors_total{operation}``
-    Is Redis (cache, shared state) healthy?
-``router_policy_reloads_total{result}``
-    How often are policies reloaded, and how often refused?
-``router_config_last_reload_success``
-    Is the config being served the one on disk (1), or was the last reload refused (0)?
-``router_config_last_reload_timestamp_seconds``
-    When was the config last loaded or reloaded (start-up counts), success or not?
-``router_requests_in_flight``
-    How busy is the router right now?
-``router_stream_interruptions_total{deployment, reason}``
-    How often do streams break mid-answer?
-``router_overload_rejections_total``
-    Are we shedding load?
-
-Savings: a counter cannot go down, so ``router_savings_usd_total`` adds only the
-per-request positive part of ``baseline - cost``; for the net saving of a policy whose
-requests all have a baseline, subtract ``router_cost_usd_total`` from
-``router_baseline_cost_usd_total``, both summed by policy and model.
-
-Every deployment's ``router_circuit_state`` exists from start-up (``closed``), so a panel or
-alert sees a deployment before its breaker first moves. No ``_created`` series are exported
-(``disable_created_metrics``): they double the series count and nothing reads them.
-
-Multiprocess: with several uvicorn workers each process holds its own values, so when
-``PROMETHEUS_MULTIPROC_DIR`` is given every worker writes its values to mmap files in
-that directory and ``/metrics`` merges them with ``MultiProcessCollector``. A worker
-calls :meth:`Metrics.mark_process_dead` on shutdown so its live gauges stop counting.
-"""
+"""Every metric declared once, as a typed attribute of ``Metrics`` on the app's own registry,
+and the functions that record into them (see the package docstring for the list)."""
 
 from __future__ import annotations
 
@@ -84,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -98,18 +21,10 @@ from prometheus_client import (
     values,
 )
 
-__all__ = [
-    "CIRCUIT_STATES",
-    "MULTIPROC_ENV",
-    "CircuitState",
-    "Metrics",
-    "status_class",
-]
-
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
-CircuitState = Literal["closed", "half_open", "open"]
-# The gauge's numeric encoding; ordered so that max() across workers is the worst state.
+# A breaker's state (``router.shapes.CircuitState``) -> the gauge's numeric encoding; ordered
+# so that max() across workers is the worst state.
 CIRCUIT_STATES: Final[Mapping[str, int]] = MappingProxyType(
     {"closed": 0, "half_open": 1, "open": 2}
 )
@@ -355,13 +270,64 @@ class Metrics:
             ),
         )
 
-    # -- helpers that remove repetition in the pipeline -------------------------------
+    # -- recording: the only callers of .labels() ----------------------------------------
+    # Per request, the pipeline records through ``RequestMetrics`` (metrics.request); these
+    # are for the other places that see something worth counting.
 
     def record_refusal(self, status_code: int, error_code: str) -> None:
-        """A request refused before any routing decision (bad input, auth, size, overload):
-        there is no policy or model to name, so both labels say ``none``."""
+        """A request refused before any routing decision (bad input, auth, size): there is no
+        policy or model to name, so both labels say ``none``."""
         self.requests.labels("none", "none", status_class(status_code), "bypass").inc()
         self.request_errors.labels("none", "none", error_code).inc()
+
+    def record_overload(self) -> None:
+        """A request shed at the in-flight limit."""
+        self.overload_rejections.inc()
+
+    def record_reload(self, ok: bool) -> None:
+        self.policy_reloads.labels("success" if ok else "failure").inc()
+
+    def record_attempt(
+        self,
+        deployment: str,
+        provider: str,
+        result: str,
+        duration_s: float,
+        retry_of: str | None = None,
+    ) -> None:
+        """One call to a deployment: ``result`` is ``success``, ``cancelled`` or the failure
+        kind; ``retry_of`` the kind of failure this attempt retried after."""
+        self.upstream_attempts.labels(deployment, provider, result).inc()
+        self.upstream_attempt_duration.labels(deployment, provider, result).observe(duration_s)
+        if retry_of is not None:
+            self.retries.labels(deployment, retry_of).inc()
+
+    def record_stream_interruption(self, deployment: str, reason: str) -> None:
+        self.stream_interruptions.labels(deployment, reason).inc()
+
+    def record_hedge(self, policy: str, result: str) -> None:
+        self.hedges.labels(policy, result).inc()
+
+    # The response cache's observer (``router.cache.entry.CacheObserver``): scope is the
+    # policy label ('direct' for a request that named a logical model).
+
+    def on_result(self, scope: str, result: str) -> None:
+        if result == "stored":
+            self.cache_writes.labels(scope, "stored").inc()
+        else:
+            self.cache_lookups.labels(scope, result).inc()
+
+    def on_write_failed(self, scope: str) -> None:
+        self.cache_writes.labels(scope, "failed").inc()
+
+    def on_coalesced(self, scope: str) -> None:
+        self.cache_lookups.labels(scope, "coalesced").inc()
+
+    def on_avoided_cost(self, scope: str, model: str, usd: float) -> None:
+        self.cache_avoided_cost_usd.labels(scope, model).inc(usd)
+
+    def on_store_error(self, operation: str) -> None:
+        self.redis_errors.labels(operation).inc()
 
     def record_tokens(
         self, model: str, deployment: str, input_tokens: int, output_tokens: int
@@ -399,9 +365,7 @@ class Metrics:
         self.config_last_reload_success.set(1 if ok else 0)
         self.config_last_reload_timestamp.set(at)
 
-    def set_circuit_state(
-        self, deployment: str, state: CircuitState, *, transition: bool = True
-    ) -> None:
+    def set_circuit_state(self, deployment: str, state: str, *, transition: bool = True) -> None:
         """Publish a breaker's state; ``transition`` also counts the change."""
         self.circuit_state.labels(deployment=deployment).set(CIRCUIT_STATES[state])
         if transition:

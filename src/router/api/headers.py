@@ -1,0 +1,54 @@
+"""Router's own headers, both ways: every ``x-router-*`` response header is rendered here, from
+the pipeline's ``Route``, and the per-request overrides a client sends as headers are parsed
+here (the policy ones, ``x-router-objective`` and friends, are read by ``decide()``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from router.errors import InvalidRequest
+from router.pipeline import Route
+
+TIMEOUT_HEADER = "x-router-timeout"
+
+
+def router_headers(route: Route) -> dict[str, str]:
+    """The ``x-router-*`` headers of one answer."""
+    return {
+        "x-router-cache": route.cache.value,
+        "x-router-policy": header_safe(route.policy),
+        "x-router-model": header_safe(route.model),
+        "x-router-deployment": header_safe(route.deployment),
+        "x-router-reason": header_safe(route.reason),
+        "x-router-cost-usd": format_usd(route.cost_usd),
+        "x-router-cost-basis": route.cost_basis,
+    }
+
+
+def header_safe(value: str) -> str:
+    """One printable ASCII line: config names reach headers, which carry latin-1 only and
+    end at a newline; anything else becomes ``?`` or a space."""
+    if value.isascii() and value.isprintable():
+        return value
+    return " ".join(value.encode("ascii", "replace").decode("ascii").split())
+
+
+def format_usd(value: float) -> str:
+    """Header form: fixed point, enough digits for a fraction of a cent."""
+    return f"{value:.8f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def deadline(headers: Mapping[str, str]) -> float | None:
+    """``x-router-timeout``: the client's deadline for the whole request, in seconds."""
+    raw = headers.get(TIMEOUT_HEADER)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InvalidRequest(
+            "x-router-timeout must be a number of seconds in (0, 3600]", param=TIMEOUT_HEADER
+        )
+    return value
