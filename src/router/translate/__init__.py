@@ -1,0 +1,12 @@
+"""Translations between the two wire formats router speaks, one module per pair, named as the
+request travels (client's format -> provider's format), each holding both directions of that
+path: the request going out and the answer coming back.
+
+- ``openai_to_anthropic``: an OpenAI Chat Completions client, a Claude deployment;
+- ``anthropic_to_openai``: an Anthropic Messages client, an OpenAI-side deployment.
+
+Pure functions and small stateful stream translators over JSON dicts: no I/O, nothing of
+router's beyond ``errors`` and ``shapes``, so each is tested as a table. A parameter the other
+side cannot honour is refused with an ``InvalidRequest`` that names it, never dropped; the
+``unsupported`` functions list such parameters ahead of time for routing.
+"""
