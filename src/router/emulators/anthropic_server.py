@@ -1,14 +1,21 @@
-"""Anthropic emulator: ``POST /v1/messages`` with ``x-api-key`` and ``anthropic-version``."""
+"""Anthropic emulator: ``POST /v1/messages`` and ``POST /v1/messages/count_tokens`` with
+``x-api-key`` and ``anthropic-version``; ``anthropic-beta`` unlocks beta fields."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from router.emulators.anthropic_wire import parse_messages, render_message, render_stream
+from router.emulators.anthropic_wire import (
+    ClaudeCall,
+    parse_messages,
+    render_message,
+    render_stream,
+)
 from router.emulators.generation import Completion
 from router.emulators.server import ChatCall, EmulatorServer, ErrorReply, Problem
 from router.emulators.sse import StreamScript
@@ -46,9 +53,18 @@ class AnthropicEmulator(EmulatorServer):
         "claude-3-5-haiku-latest",
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._prompt_cache: set[str] = set()  # digests of cached prompt prefixes
+
+    def reset(self) -> None:
+        super().reset()
+        self._prompt_cache.clear()
+
     def routes(self) -> Iterable[web.RouteDef]:
         return [
             web.post("/v1/messages", self.handle_chat),
+            web.post("/v1/messages/count_tokens", self._count_tokens),
             web.route("*", "/{tail:.*}", self._not_found),
         ]
 
@@ -79,12 +95,39 @@ class AnthropicEmulator(EmulatorServer):
         return None
 
     def parse_chat(self, request: web.Request, body: Any) -> ChatCall | ErrorReply:
-        parsed = parse_messages(body)
+        parsed = self._parse(request, body, counting=False)
+        if isinstance(parsed, ErrorReply):
+            return parsed
+        key, tokens = parsed.extras.cache_key, min(parsed.extras.cache_tokens, _prompt(parsed))
+        if key is None:
+            return parsed
+        if key in self._prompt_cache:
+            return dataclasses.replace(parsed, cache_read=tokens)
+        self._prompt_cache.add(key)
+        return dataclasses.replace(parsed, cache_write=tokens)
+
+    def _parse(self, request: web.Request, body: Any, *, counting: bool) -> ClaudeCall | ErrorReply:
+        betas = request.headers.get("anthropic-beta", "")
+        names = frozenset(b.strip() for b in betas.split(",") if b.strip())
+        parsed = parse_messages(body, names, counting=counting)
         if isinstance(parsed, Problem):
             return self._reply(parsed.status, "invalid_request_error", parsed.message)
         if not self.known_model(parsed.model_label):
             return self._reply(404, "not_found_error", f"model: {parsed.model_label}")
         return parsed
+
+    async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
+        """``{"input_tokens": N}``: what a Messages request with this body would count."""
+        body, record = await self.read_json(request)
+        reply = self.check_auth(request)
+        parsed = self._parse(request, body, counting=True) if reply is None else reply
+        if isinstance(parsed, ErrorReply):
+            response = parsed.response()
+        else:
+            response = web.json_response({"input_tokens": _prompt(parsed)})
+        record.status = response.status
+        record.finish()
+        return response
 
     def render(self, call: ChatCall, completion: Completion, response_id: str) -> bytes:
         return orjson.dumps(render_message(call, completion, response_id))
@@ -100,3 +143,7 @@ class AnthropicEmulator(EmulatorServer):
         record.status = reply.status
         record.finish()
         return reply.response()
+
+
+def _prompt(call: ClaudeCall) -> int:
+    return call.prompt.prompt_tokens

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from router.emulators.anthropic_features import (
+    Extras,
+    check_fields,
+    extras,
+    signature,
+    thinking_text,
+)
 from router.emulators.generation import Completion, Prompt, ToolMode, ToolSpec, choose_tool
 from router.emulators.server import ChatCall, Problem
 from router.emulators.sse import StreamScript, event_frame
@@ -23,6 +31,19 @@ _MALFORMED = (
     b'data: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_d\n\n'
 )
 _STREAM_ERROR = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeCall(ChatCall):
+    """A Messages request: the chat call plus what only the Messages API has."""
+
+    extras: Extras = field(default_factory=Extras)
+    cache_read: int = 0  # prompt tokens read from the emulated prompt cache
+    cache_write: int = 0  # prompt tokens written to it
+
+    @property
+    def thinking(self) -> str | None:
+        return thinking_text(self.prompt.last_user_text) if self.extras.thinking else None
 
 
 def _bad(message: str) -> Problem:
@@ -118,16 +139,24 @@ def _tool_mode(body: Mapping[str, Any]) -> tuple[ToolMode, str | None] | Problem
     return _bad("tool_choice: Input tag does not match any of the expected tags")
 
 
-def parse_messages(body: Any) -> ChatCall | Problem:
+def parse_messages(
+    body: Any, betas: frozenset[str] = frozenset(), *, counting: bool = False
+) -> ClaudeCall | Problem:
+    """A Messages request, or a ``count_tokens`` one (``counting``: no ``max_tokens``)."""
     if not isinstance(body, Mapping):
         return _bad("Request body must be a JSON object")
+    unknown = check_fields(body, betas)
+    if unknown is not None:
+        return unknown
     model = body.get("model")
     if not isinstance(model, str) or not model:
         return _bad("model: Field required")
     max_tokens = body.get("max_tokens")
-    if max_tokens is None:
+    if max_tokens is None and not counting:
         return _bad("max_tokens: Field required")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+    if max_tokens is not None and (
+        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
+    ):
         return _bad("max_tokens: Input should be a valid integer greater than or equal to 1")
     messages = body.get("messages")
     if not isinstance(messages, list):
@@ -170,52 +199,94 @@ def parse_messages(body: Any) -> ChatCall | Problem:
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
         return _bad("stop_sequences: Input should be a valid list of strings")
     last_is_user = last.get("role") == "user" and tool_result is None
+    more = extras(body, max_tokens or 0)
+    if isinstance(more, Problem):
+        return more
     prompt = Prompt(
         model=model,
         last_user_text=last_user_text,
         tool_result=tool_result,
         prompt_tokens=prompt_tokens,
         tool_to_call=choose_tool(tools, mode[0], mode[1], last_is_user, last_user_text),
+        json_schema=more.schema,
         max_tokens=max_tokens,
         stop=tuple(stops),
     )
-    return ChatCall(prompt=prompt, stream=body.get("stream") is True, model_label=model)
+    return ClaudeCall(
+        prompt=prompt, stream=body.get("stream") is True, model_label=model, extras=more
+    )
 
 
-def _content_blocks(completion: Completion) -> list[dict[str, Any]]:
+def _content_blocks(call: ChatCall, completion: Completion) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    thought = call.thinking if isinstance(call, ClaudeCall) else None
+    if thought is not None:
+        blocks.append({"type": "thinking", "thinking": thought, "signature": signature(thought)})
     tool = completion.tool_call
     if tool is not None:
-        return [
+        blocks.append(
             {
                 "type": "tool_use",
                 "id": tool.id,
                 "name": tool.name,
                 "input": orjson.loads(tool.arguments),
             }
-        ]
-    return [{"type": "text", "text": completion.text}] if completion.text else []
+        )
+    elif completion.text:
+        blocks.append({"type": "text", "text": completion.text})
+    return blocks
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _output_tokens(call: ChatCall, completion: Completion) -> int:
+    thought = call.thinking if isinstance(call, ClaudeCall) else None
+    return completion.completion_tokens + (count_tokens(thought) if thought else 0)
+
+
+def _usage(call: ChatCall, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    read = call.cache_read if isinstance(call, ClaudeCall) else 0
+    written = call.cache_write if isinstance(call, ClaudeCall) else 0
     return {
-        "input_tokens": input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": input_tokens - read - written,
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": read,
         "output_tokens": output_tokens,
     }
 
 
 def render_message(call: ChatCall, completion: Completion, message_id: str) -> dict[str, Any]:
+    output = _output_tokens(call, completion)
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": call.model_label,
-        "content": _content_blocks(completion),
+        "content": _content_blocks(call, completion),
         "stop_reason": _STOP_REASON[completion.finish],
         "stop_sequence": completion.stop_sequence,
-        "usage": _usage(completion.prompt_tokens, completion.completion_tokens),
+        "usage": _usage(call, completion.prompt_tokens, output),
     }
+
+
+def _thinking_frames(thought: str) -> list[bytes]:
+    """A whole thinking block at index 0: start, one thinking delta, its signature, stop."""
+    start = {"type": "thinking", "thinking": "", "signature": ""}
+    deltas = [
+        {"type": "thinking_delta", "thinking": thought},
+        {"type": "signature_delta", "signature": signature(thought)},
+    ]
+    return [
+        event_frame(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": start},
+        ),
+        *(
+            event_frame(
+                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d}
+            )
+            for d in deltas
+        ),
+        event_frame("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ]
 
 
 def render_stream(
@@ -233,9 +304,11 @@ def render_stream(
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": _usage(completion.prompt_tokens, 1),
+            "usage": _usage(call, completion.prompt_tokens, 1),
         },
     }
+    thought = call.thinking if isinstance(call, ClaudeCall) else None
+    index = 0 if thought is None else 1
     tool = completion.tool_call
     if tool is None:
         block: dict[str, Any] = {"type": "text", "text": ""}
@@ -251,15 +324,16 @@ def render_stream(
         ]
     preamble = [
         event_frame("message_start", start),
+        *(_thinking_frames(thought) if thought is not None else ()),
         event_frame(
             "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": block},
+            {"type": "content_block_start", "index": index, "content_block": block},
         ),
         event_frame("ping", {"type": "ping"}),
     ]
     chunks = [
         event_frame(
-            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+            "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
         )
         for delta in deltas
     ]
@@ -269,10 +343,10 @@ def render_stream(
             "stop_reason": _STOP_REASON[completion.finish],
             "stop_sequence": completion.stop_sequence,
         },
-        "usage": {"output_tokens": completion.completion_tokens},
+        "usage": {"output_tokens": _output_tokens(call, completion)},
     }
     epilogue = [
-        event_frame("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        event_frame("content_block_stop", {"type": "content_block_stop", "index": index}),
         event_frame("message_delta", finish),
         event_frame("message_stop", {"type": "message_stop"}),
     ]
