@@ -49,7 +49,7 @@ from router.store import Store, StoreError, create_store
 from router.tenancy.access import GuardedDecider, allows
 from router.tenancy.rules import NameKind
 from router.upstream import Upstream
-from router.upstream.select import default_upstreams
+from router.upstream.select import Upstreams, default_upstreams
 
 log = logging.getLogger("router")
 
@@ -67,8 +67,10 @@ class RouterState:
         environ: Mapping[str, str] | None,
         cache: ResponseCache,
         signals: Signals,
+        on_reload: Callable[[Config], None] | None = None,
     ) -> None:
         self.cache = cache
+        self._on_reload = on_reload
         self.signals = signals
         self._config = config
         self.config_path = config_path
@@ -100,6 +102,8 @@ class RouterState:
         self._config = new
         self.authenticator = Authenticator(new.auth, self._environ)
         self.signals.reconfigure(_signal_settings(new.server))
+        if self._on_reload is not None:
+            self._on_reload(new)
         self.last_reload_error = None
         self.metrics.record_reload(ok=True)
         self.metrics.config_loaded(True, time.time())
@@ -195,10 +199,30 @@ def create_app(
             clock=clock,
         )
 
-    state = RouterState(loaded, path, build_pipeline, metrics, environ, cache.cache, signals)
+    preparing: set[asyncio.Task[None]] = set()
+
+    def prepare_upstreams(new: Config) -> None:
+        # A reload may bring the first deployment that needs litellm: load it now, not on
+        # the first request that goes there.
+        if not isinstance(upstreams, Upstreams):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # reloaded outside the server (a test): the first use will load it
+        deployments = list(new.catalog.deployments.values())
+        task = loop.create_task(upstreams.prepare(deployments))
+        preparing.add(task)
+        task.add_done_callback(preparing.discard)
+
+    state = RouterState(
+        loaded, path, build_pipeline, metrics, environ, cache.cache, signals, prepare_upstreams
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(upstreams, Upstreams):
+            await upstreams.prepare(state.config().catalog.deployments.values())
         hangup = _on_sighup(state)
         watcher = _start_watching(state, watch_interval_s)
         try:

@@ -1,6 +1,6 @@
 """Shapes that several packages share, below all of them: the caller (``Principal``), token
-``Usage``, the ``Clock`` every timed part is given, and the client-closed status. Nothing here
-does I/O or imports anything of router's.
+``Usage``, the ``Clock`` every timed part is given, the client-closed status, and an Anthropic
+Messages request (``MessagesCall``). Nothing here does I/O or imports anything of router's.
 """
 
 from __future__ import annotations
@@ -49,3 +49,17 @@ class Principal:
 
 
 ANONYMOUS = Principal("anonymous")
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesCall:
+    """An Anthropic Messages request as the client sent it: Claude deployments receive
+    ``body`` unchanged (only ``model`` replaced) with the client's ``anthropic-beta`` values;
+    every other deployment gets it translated to OpenAI chat, per attempt."""
+
+    body: dict[str, Any]
+    betas: tuple[str, ...] = ()
+
+    @property
+    def stream(self) -> bool:
+        return self.body.get("stream") is True

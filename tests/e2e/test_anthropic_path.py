@@ -1,4 +1,4 @@
-"""Claude through the litellm adapter: the official openai SDK in, Anthropic's wire out."""
+"""Claude through the native Anthropic adapter: the official openai SDK in, Anthropic's wire out."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """router opens sockets only to loopback upstreams: no telemetry, no remote price map.
 
 Runs in a fresh interpreter with an audit hook installed before anything is imported, then
-serves one request per provider (the Anthropic one through litellm, whose import is what used
-to fetch a price map) and reports every non-loopback connect or name lookup.
+serves one request per provider and reports every non-loopback connect or name lookup. With a
+deployment on a provider only litellm speaks (DeepSeek, against the OpenAI emulator), litellm
+is imported at start, and its import is what used to fetch a price map; without one, litellm
+is never imported at all.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 SCRIPT = textwrap.dedent(
     """
@@ -44,14 +48,29 @@ SCRIPT = textwrap.dedent(
     from router.emulators import (AnthropicEmulator, AzureFoundryEmulator,
                                   AzureOpenAIEmulator, OpenAIEmulator)
 
+    WITH_LITELLM = sys.argv[1] == "litellm"
+    EXTRA = (
+        "models:\\n"
+        "  deepseek-chat:\\n"
+        "    deployments:\\n"
+        "      - provider: deepseek\\n"
+        "        model: deepseek-chat\\n"
+        "        base_url: {url}\\n"
+        "        api_key_env: ROUTER_DEMO_PROVIDER_KEY\\n"
+    )
+
     async def main():
-        emus = [OpenAIEmulator(), AzureOpenAIEmulator(), AzureFoundryEmulator(),
+        emus = [OpenAIEmulator(models=None), AzureOpenAIEmulator(), AzureFoundryEmulator(),
                 AnthropicEmulator()]
         for e in emus:
             await e.start()
         o, a, f, c = emus
         d = pathlib.Path(tempfile.mkdtemp())
         write_demo_config(d, Endpoints(o.url, a.url, f.url, c.url))
+        models = ["gpt-4o", "mai-code-1-flash", "claude-sonnet"]
+        if WITH_LITELLM:
+            (d / "litellm.yaml").write_text(EXTRA.format(url=o.url))
+            models.append("deepseek-chat")
         config = uvicorn.Config(create_app(d, watch_interval_s=None), port=0,
                                 log_level="warning")
         config.load()
@@ -60,10 +79,11 @@ SCRIPT = textwrap.dedent(
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             await asyncio.sleep(0.01)
+        at_start = "litellm" in sys.modules
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/chat/completions"
         statuses = {}
         async with httpx.AsyncClient(timeout=60) as client:
-            for model in ("gpt-4o", "mai-code-1-flash", "claude-sonnet"):
+            for model in models:
                 for stream in (False, True):
                     body = {"model": model, "stream": stream,
                             "messages": [{"role": "user", "content": "hi"}]}
@@ -71,18 +91,21 @@ SCRIPT = textwrap.dedent(
                     statuses[f"{model}/{stream}"] = r.status_code
         server.should_exit = True
         await task
-        print(json.dumps({"outside": outside, "statuses": statuses}))
+        report = {"outside": outside, "statuses": statuses, "at_start": at_start,
+                  "at_end": "litellm" in sys.modules}
+        print(json.dumps(report))
 
     asyncio.run(main())
     """
 )
 
 
-def test_router_connects_only_to_loopback() -> None:
+@pytest.mark.parametrize("providers", ["litellm", "native"])
+def test_router_connects_only_to_loopback(providers: str) -> None:
     # Even an environment asking litellm for its remote price map must not get it.
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "False"}
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", SCRIPT, providers],
         capture_output=True,
         text=True,
         timeout=180,
@@ -92,4 +115,8 @@ def test_router_connects_only_to_loopback() -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(report["statuses"].values()) == {200}, report["statuses"]
+    assert len(report["statuses"]) == (8 if providers == "litellm" else 6)
     assert report["outside"] == []
+    # litellm is loaded at start when a deployment needs it, and never otherwise.
+    assert report["at_start"] is (providers == "litellm")
+    assert report["at_end"] is (providers == "litellm")

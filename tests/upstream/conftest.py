@@ -1,14 +1,12 @@
 """Fixtures: a ``rig`` per contract target (adapter + running emulator), and ``claude`` for
-the litellm adapter alone against the Anthropic emulator."""
+litellm's Anthropic code path alone against the Anthropic emulator."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
-from upstream_support import KEY_ENV, SECRET, TARGETS, Rig, Target
-
-from router.upstream.litellm_adapter import LitellmUpstream
+from upstream_support import KEY_ENV, LITELLM_CLAUDE, SECRET, TARGETS, Rig, Target
 
 
 async def _rig(target: Target, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
@@ -33,6 +31,5 @@ async def rig(
 
 @pytest.fixture
 async def claude(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
-    anthropic = next(t for t in TARGETS if t.upstream is LitellmUpstream)
-    async for made in _rig(anthropic, monkeypatch):
+    async for made in _rig(LITELLM_CLAUDE, monkeypatch):
         yield made

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import orjson
 import pytest
 from upstream_support import (
@@ -123,6 +124,32 @@ async def test_stream_delivers_tool_call_deltas_with_json_arguments(rig: Rig) ->
     finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
     assert finishes[-1] == "tool_calls"
     assert chunks[-1]["usage"]["completion_tokens"] > 0
+
+
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "age": {"type": "integer", "minimum": 18},
+        "langs": {"type": "array", "items": {"enum": ["py", "go"]}, "minItems": 1},
+    },
+    "required": ["name", "age", "langs"],
+    "additionalProperties": False,
+}
+JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}}
+
+
+async def test_json_schema_answer_is_valid_against_the_schema(rig: Rig) -> None:
+    body = ask("describe a person", response_format=JSON_SCHEMA)
+    result = await rig.upstream.complete(rig.deployment(), body)
+    chunks = await collect(rig.upstream, rig.deployment(), body)
+
+    content = result.body["choices"][0]["message"]["content"]
+    jsonschema.validate(orjson.loads(content), PERSON)
+    streamed = "".join(
+        c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]
+    )
+    assert orjson.loads(streamed) == orjson.loads(content)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])

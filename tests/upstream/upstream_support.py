@@ -19,6 +19,7 @@ from router.emulators import (
     OpenAIEmulator,
 )
 from router.upstream import Upstream
+from router.upstream.anthropic import AnthropicUpstream
 from router.upstream.litellm_adapter import LitellmUpstream
 from router.upstream.openai_compat import OpenAICompatUpstream
 
@@ -67,10 +68,30 @@ TARGETS = [
         "anthropic",
         "claude-haiku-4-5",
         lambda: AnthropicEmulator(api_key=SECRET),
-        LitellmUpstream,
+        AnthropicUpstream,
         529,
     ),
+    # A provider router has no native adapter for: litellm's own code path for it, against an
+    # OpenAI-wire emulator at the base URL the deployment names.
+    Target(
+        "litellm-deepseek",
+        "deepseek",
+        "deepseek-chat",
+        lambda: OpenAIEmulator(api_key=SECRET, models=None),
+        LitellmUpstream,
+        503,
+    ),
 ]
+# litellm's Anthropic code path, kept under test for deployments that choose it by provider
+# name (e.g. Claude behind a litellm-only gateway); router's own Claude path is native.
+LITELLM_CLAUDE = Target(
+    "litellm-anthropic",
+    "anthropic",
+    "claude-haiku-4-5",
+    lambda: AnthropicEmulator(api_key=SECRET),
+    LitellmUpstream,
+    529,
+)
 
 
 @dataclass

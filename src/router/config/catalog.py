@@ -26,8 +26,9 @@ from router.config.schema import (
 )
 from router.config.yamlsrc import ConfigIssue
 
-# Providers the OpenAI-compatible hot-path adapter speaks directly; all others go to litellm.
+# Providers the OpenAI-compatible hot-path adapter speaks directly (Anthropic has its own).
 OPENAI_COMPATIBLE = frozenset({"openai", "azure", "azure_ai", "openai_compatible"})
+ANTHROPIC = "anthropic"  # the native Anthropic adapter; every other provider goes to litellm
 # Capabilities assumed when neither config nor the price map says otherwise.
 _DEFAULT_CAPABILITIES = frozenset({"streaming"})
 _PRICE_MAP = "model_prices_and_context_window_backup.json"
@@ -55,10 +56,18 @@ class Deployment:
     price: Price
     timeouts: Timeouts
     limits: LimitSpec | None = None  # the provider's quota, enforced by tenancy
+    # The model's own cap on output tokens (config, else litellm's price map), if known:
+    # Anthropic requires max_tokens, and a client's cap above this means the same as this.
+    max_output_tokens: int | None = None
 
     @property
     def openai_compatible(self) -> bool:
         return self.provider in OPENAI_COMPATIBLE
+
+    @property
+    def speaks_messages(self) -> bool:
+        """Claude on Anthropic's own API: takes an Anthropic Messages request unchanged."""
+        return self.provider == ANTHROPIC
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +168,7 @@ def build_catalog(specs: dict[str, tuple[ModelSpec, Entry]], issues: list[Config
                     price=price,
                     timeouts=dspec.timeouts,
                     limits=dspec.limits,
+                    max_output_tokens=spec.max_output_tokens or _max_output(known),
                 )
             )
         for task in spec.quality:
@@ -205,6 +215,11 @@ def _price(
         float(known.get("output_cost_per_token") or 0.0),
         f"litellm price map: {dspec.price_key or dspec.model}",
     )
+
+
+def _max_output(entry: dict[str, Any] | None) -> int | None:
+    value = (entry or {}).get("max_output_tokens") or (entry or {}).get("max_tokens")
+    return value if isinstance(value, int) and value > 0 else None
 
 
 def _caps_from_map(entry: dict[str, Any]) -> set[str]:

@@ -93,6 +93,7 @@ class ModelSpec(Strict):
     deployments: list[DeploymentSpec] = Field(min_length=1)
     pricing: PricingSpec | None = None
     context_window: int | None = Field(None, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0, description="the model's output cap")
     capabilities: list[Capability] | None = None
     quality: dict[str, float] = Field(default_factory=dict)
     quality_source: str | None = None

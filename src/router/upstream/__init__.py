@@ -1,11 +1,17 @@
 """The one place router calls providers.
 
 ``Upstream`` is the seam: ``complete`` for a whole answer, ``stream`` for OpenAI-shaped chunks.
-Two adapters implement it: ``openai_compat`` (OpenAI, Azure OpenAI, Azure AI Foundry, straight
-over a pooled aiohttp client: the hot path) and ``litellm_adapter`` (every other provider
-litellm speaks, Anthropic first). ``Upstreams`` picks one per deployment, resolved once.
+Three adapters implement it: ``openai_compat`` (OpenAI, Azure OpenAI, Azure AI Foundry, straight
+over a pooled aiohttp client: the hot path), ``anthropic`` (Claude, natively over aiohttp) and
+``litellm_adapter`` (every other provider litellm speaks). ``Upstreams`` (``select``) picks one
+per deployment.
 
-Both adapters raise ``AttemptFailed`` for any failure of one attempt, with foreign exceptions
+``MessagesUpstream`` adds the Anthropic Messages way in: ``messages`` and ``messages_stream``
+take the client's Anthropic request (``MessagesCall``) and answer with an Anthropic message or
+Anthropic stream events. ``Upstreams`` implements it for every deployment: Claude gets the
+request unchanged, any other model gets it translated to OpenAI chat (``over_chat``).
+
+Every adapter raises ``AttemptFailed`` for any failure of one attempt, with foreign exceptions
 translated in ``upstream.failures``; nothing else in router sees aiohttp or litellm errors.
 """
 
@@ -13,22 +19,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from router.config.catalog import Deployment
-from router.shapes import Usage
+from router.shapes import MessagesCall, Usage
 
 
 @dataclass(slots=True)
 class Completion:
-    """A whole ``chat.completion`` object as the upstream sent it (OpenAI shape)."""
+    """A whole answer: a ``chat.completion`` (OpenAI shape), or from ``messages`` an
+    Anthropic ``message``."""
 
     body: dict[str, Any]
     usage: Usage | None
 
 
 class ChunkStream(Protocol):
-    """OpenAI ``chat.completion.chunk`` objects; ``aclose`` cancels the upstream request."""
+    """OpenAI ``chat.completion.chunk`` objects (from ``messages_stream``: Anthropic stream
+    events); ``aclose`` cancels the upstream request."""
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
 
@@ -47,3 +55,14 @@ class Upstream(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class MessagesUpstream(Upstream, Protocol):
+    async def messages(self, deployment: Deployment, call: MessagesCall) -> Completion:
+        """One attempt at an Anthropic Messages request; the answer is an Anthropic message."""
+        ...
+
+    async def messages_stream(self, deployment: Deployment, call: MessagesCall) -> ChunkStream:
+        """As ``stream``, yielding Anthropic events (``message_start`` ... ``message_stop``)."""
+        ...

@@ -1,6 +1,8 @@
-"""Every provider litellm speaks (Anthropic first), behind the ``Upstream`` seam.
+"""Every provider litellm speaks that router has no native adapter for, behind the ``Upstream``
+seam.
 
-litellm is imported on first use, in a worker thread (it takes seconds, and must not stall
+litellm is imported at start when a configured deployment needs it (``load``; else on first
+use), in a worker thread (it takes seconds, and must not stall
 the event loop or any other request), with its price map read from the package rather than
 fetched, and with its debug banners, stream logging and callbacks off (``load_litellm``).
 It never retries: retries belong to ``dispatch`` alone.
@@ -120,6 +122,10 @@ class LitellmUpstream:
         self._litellm: Any = None
         self._loading: asyncio.Lock | None = None
         self._client: Any = None  # litellm AsyncHTTPHandler, made on first use
+
+    async def load(self) -> None:
+        """Import and configure litellm now, so no request waits for it."""
+        await self._lib()
 
     async def _lib(self) -> Any:
         if self._litellm is None:

@@ -1,0 +1,191 @@
+"""Claude on Anthropic's own API, straight over one pooled aiohttp client.
+
+Two ways in, one wire out (``POST {base}/v1/messages``):
+
+- ``complete``/``stream``: an OpenAI chat request, translated per attempt
+  (``translate.openai_to_anthropic``); the answer comes back as an OpenAI completion or chunks;
+- ``messages``/``messages_stream``: an Anthropic Messages request from an Anthropic client,
+  sent unchanged but for ``model`` (and the client's ``anthropic-beta`` values, which change
+  what the body may hold); the answer comes back as Anthropic sent it.
+
+Errors go through ``upstream.failures`` like every adapter's: Anthropic's error body is read
+for its message, ``Retry-After`` is honoured, and 529 ``overloaded_error`` is a retryable
+status like any 5xx. Usage is always known: Anthropic reports it on every answer and stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from router.config.catalog import Deployment
+from router.errors import AttemptError, AttemptFailed
+from router.shapes import MessagesCall
+from router.translate import openai_to_anthropic as to_claude
+from router.upstream import Completion
+from router.upstream.anthropic_sse import ChatChunks, EventStream
+from router.upstream.failures import from_exception, from_status
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    url: str
+    headers: dict[str, str]
+    secret: str | None
+    timeout: aiohttp.ClientTimeout
+
+
+def _target(deployment: Deployment) -> _Target:
+    key = os.environ.get(deployment.api_key_env) if deployment.api_key_env else None
+    base = deployment.base_url or DEFAULT_BASE_URL
+    root = base[: -len("/v1")] if base.endswith("/v1") else base
+    headers = {
+        "content-type": "application/json",
+        "anthropic-version": deployment.api_version or API_VERSION,
+    }
+    if key:
+        headers["x-api-key"] = key
+    t = deployment.timeouts
+    timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s)
+    return _Target(f"{root}/v1/messages", headers, key, timeout)
+
+
+class AnthropicUpstream:
+    """``Upstream`` (OpenAI in and out) and ``MessagesUpstream`` (Anthropic in and out)."""
+
+    def __init__(self, *, limit_per_host: int = 0) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._targets: dict[str, _Target] = {}
+        self._limit_per_host = limit_per_host
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=0, limit_per_host=self._limit_per_host, ttl_dns_cache=300
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=True,
+                trust_env=False,  # never route through an environment proxy
+            )
+        return self._session
+
+    def _for(self, deployment: Deployment) -> _Target:
+        target = self._targets.get(deployment.name)
+        if target is None:
+            target = self._targets[deployment.name] = _target(deployment)
+        return target
+
+    # -- OpenAI in, OpenAI out ------------------------------------------------------------
+
+    async def complete(self, deployment: Deployment, body: dict[str, Any]) -> Completion:
+        payload = self._translated(deployment, body, stream=False)
+        message = await self._post(deployment, payload, ())
+        answer = to_claude.completion(message, created=int(time.time()))
+        return Completion(answer, to_claude.router_usage(message.get("usage")))
+
+    async def stream(self, deployment: Deployment, body: dict[str, Any]) -> ChatChunks:
+        payload = self._translated(deployment, body, stream=True)
+        events = await self._open(deployment, payload, ())
+        return ChatChunks(events, created=int(time.time()))
+
+    def _translated(self, deployment: Deployment, body: dict[str, Any], *, stream: bool) -> bytes:
+        request = to_claude.request(
+            body,
+            model=deployment.model,
+            max_tokens_limit=deployment.max_output_tokens,
+            stream=stream,
+        )
+        return orjson.dumps(request)
+
+    # -- Anthropic in, Anthropic out ------------------------------------------------------
+
+    async def messages(self, deployment: Deployment, call: MessagesCall) -> Completion:
+        body = {k: v for k, v in call.body.items() if k != "stream"}
+        body["model"] = deployment.model
+        message = await self._post(deployment, orjson.dumps(body), call.betas)
+        message_usage = message.get("usage")
+        return Completion(message, to_claude.router_usage(message_usage))
+
+    async def messages_stream(self, deployment: Deployment, call: MessagesCall) -> EventStream:
+        payload = orjson.dumps({**call.body, "model": deployment.model, "stream": True})
+        return await self._open(deployment, payload, call.betas)
+
+    # -- the wire -------------------------------------------------------------------------
+
+    def _headers(self, target: _Target, betas: tuple[str, ...]) -> dict[str, str]:
+        if not betas:
+            return target.headers
+        return {**target.headers, "anthropic-beta": ",".join(betas)}
+
+    async def _post(
+        self, deployment: Deployment, payload: bytes, betas: tuple[str, ...]
+    ) -> dict[str, Any]:
+        target = self._for(deployment)
+        try:
+            async with self._client().post(
+                target.url,
+                data=payload,
+                headers=self._headers(target, betas),
+                timeout=target.timeout,
+            ) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise AttemptFailed(
+                        from_status(deployment, resp.status, raw, resp.headers, target.secret)
+                    )
+        except AttemptFailed:
+            raise
+        except Exception as exc:
+            raise AttemptFailed(from_exception(deployment, exc, target.secret)) from exc
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise AttemptFailed(
+                AttemptError(deployment.name, "protocol", None, "upstream sent invalid JSON")
+            ) from exc
+        if not isinstance(message, dict) or message.get("type") != "message":
+            raise AttemptFailed(
+                AttemptError(deployment.name, "protocol", None, "upstream answer is no message")
+            )
+        return message
+
+    async def _open(
+        self, deployment: Deployment, payload: bytes, betas: tuple[str, ...]
+    ) -> EventStream:
+        target = self._for(deployment)
+        t = deployment.timeouts
+        try:
+            async with asyncio.timeout(t.connect_s + t.ttft_s):
+                resp = await self._client().post(
+                    target.url,
+                    data=payload,
+                    headers=self._headers(target, betas),
+                    timeout=target.timeout,
+                )
+        except Exception as exc:
+            raise AttemptFailed(from_exception(deployment, exc, target.secret)) from exc
+        if resp.status >= 400:
+            try:
+                raw = await resp.read()
+            except Exception:
+                raw = b""
+            resp.release()
+            raise AttemptFailed(
+                from_status(deployment, resp.status, raw, resp.headers, target.secret)
+            )
+        return EventStream(deployment, resp, target.secret)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
