@@ -246,6 +246,9 @@ def main() -> int:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no price-map fetch: loopback only
         "LITELLM_TELEMETRY": "False",
         "LITELLM_LOG": "ERROR",
+        # Anthropic in -> OpenAI out over chat completions, as router does (LiteLLM's default
+        # for OpenAI models is the Responses API, which is not the path being compared).
+        "LITELLM_USE_CHAT_COMPLETIONS_URL_FOR_ANTHROPIC_MESSAGES": "True",
     }
     litellm_cmd = [args.litellm, "--config", str(lite_config), "--port", str(l_port),
                    "--num_workers", "1"]  # fmt: skip
