@@ -22,7 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.responses import Response
 
+from router import events
 from router.api import admin
+from router.api.access import AccessLogMiddleware
 from router.api.auth import Authenticator
 from router.api.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from router.api.openai import json_response, routes
@@ -40,10 +42,11 @@ from router.errors import (
     NotFound,
     RouterError,
 )
+from router.logs import DEFAULT_LOGS, LogSettings
 from router.metrics import Metrics
 from router.pipeline import Pipeline
 from router.policy.decider import PolicyDecider
-from router.shapes import ANONYMOUS, Principal
+from router.shapes import ANONYMOUS, CircuitState, Principal
 from router.signals import Signals, SignalSettings
 from router.store import Store, StoreError, create_store
 from router.tenancy.access import GuardedDecider, allows
@@ -80,6 +83,7 @@ class RouterState:
         self.in_flight = 0
         self.pipeline = pipeline_factory(self)
         self.last_reload_error: str | None = None
+        self.logs = DEFAULT_LOGS  # set by create_app: whether prompts may be logged
 
     def config(self) -> Config:
         return self._config
@@ -97,7 +101,7 @@ class RouterState:
             self.last_reload_error = str(exc)
             self.metrics.record_reload(ok=False)
             self.metrics.config_loaded(False, time.time())
-            log.error("config reload refused, still serving the previous config:\n%s", exc)
+            events.config_refused(self.config_path, str(exc))
             return False
         self._config = new
         self.authenticator = Authenticator(new.auth, self._environ)
@@ -108,7 +112,7 @@ class RouterState:
         self.metrics.record_reload(ok=True)
         self.metrics.config_loaded(True, time.time())
         publish_circuits(new, self.signals, self.metrics)
-        log.info("config reloaded from %s", self.config_path)
+        events.config_reloaded(self.config_path, sorted(new.policies.policies))
         return True
 
     @contextlib.contextmanager
@@ -175,16 +179,25 @@ def create_app(
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     watch_interval_s: float | None = 1.0,
+    logs: LogSettings = DEFAULT_LOGS,
 ) -> FastAPI:
     path = config if isinstance(config, Path) else None
     loaded = load_checked(config) if isinstance(config, Path) else config
     metrics = metrics or Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
     upstreams = upstream or default_upstreams()
-    signals = Signals(clock, _signal_settings(loaded.server), metrics.set_circuit_state)
+
+    def circuit_changed(deployment: str, state: CircuitState) -> None:
+        metrics.set_circuit_state(deployment, state)
+        events.circuit_changed(deployment, state)
+
+    signals = Signals(clock, _signal_settings(loaded.server), circuit_changed)
     metrics.config_loaded(True, time.time())
     publish_circuits(loaded, signals, metrics)
     env = os.environ if environ is None else environ
-    shared = store or create_store(env.get("REDIS_URL") or None)
+    shared = store or create_store(
+        env.get("REDIS_URL") or None,
+        on_health=lambda ok, detail: events.store_health("redis", ok, detail),
+    )
     cache = CacheUse(ResponseCache(shared, metrics), metrics)
 
     def build_pipeline(state: RouterState) -> Pipeline:
@@ -218,6 +231,7 @@ def create_app(
     state = RouterState(
         loaded, path, build_pipeline, metrics, environ, cache.cache, signals, prepare_upstreams
     )
+    state.logs = logs
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -225,6 +239,15 @@ def create_app(
             await upstreams.prepare(state.config().catalog.deployments.values())
         hangup = _on_sighup(state)
         watcher = _start_watching(state, watch_interval_s)
+        served = state.config()
+        events.started(
+            files=served.files,
+            policies=sorted(served.policies.policies),
+            deployments=len(served.catalog.deployments),
+            store=shared.backend,
+            auth=state.authenticator.enabled,
+            tracing=None,
+        )
         try:
             yield
         finally:
@@ -238,9 +261,11 @@ def create_app(
             await shared.aclose()
             metrics.mark_process_dead()
 
-    # Outermost first: the request id exists before anything can fail.
+    # Outermost first: the request id exists before anything can fail, and the access log
+    # sees every request that has one, refusals included.
     middleware = [
         Middleware(RequestIdMiddleware),
+        *([Middleware(AccessLogMiddleware)] if logs.access_log else []),
         Middleware(
             BodyLimitMiddleware,
             limit=lambda: state.config().server.max_body_bytes,

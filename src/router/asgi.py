@@ -8,11 +8,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from router.app import create_app
+from router.logs import configure
 from router.settings import Settings
 
 
 def app() -> FastAPI:
-    application = create_app(Path(Settings.from_env().config_path))
+    settings = Settings.from_env()
+    configure(settings.logging())  # each worker is its own process with its own handlers
+    application = create_app(Path(settings.config_path), logs=settings.logging())
     # Everything built so far (modules, config, catalog) lives for the whole process: move it
     # out of the collector's reach, so full collections stay short and rare under load.
     gc.collect()

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from router.logs import FORMATS, LogFormat, LogSettings, configure
 from router.settings import Settings
 
 
@@ -46,12 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         default=env.workers,
         help="worker processes; metrics add up across them (env ROUTER_WORKERS)",
     )
-    serve.add_argument(
-        "--log-level",
-        default=env.log_level,
-        choices=("debug", "info", "warning", "error"),
-        help="lowest level logged (env ROUTER_LOG_LEVEL)",
-    )
+    _log_options(serve, env)
 
     demo = command(
         "demo",
@@ -72,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="send N mixed sample requests (at most 10000), print what they cost, and stop",
     )
+    # People watch the demo: text lines by default, and no access lines under --traffic (the
+    # closing table sums them up) unless --access-log asks for them.
+    _log_options(demo, env, log_format="text", access_log=None)
     demo.add_argument(
         "--url",
         default=None,
@@ -133,10 +132,61 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_options(
+    parser: argparse.ArgumentParser,
+    env: Settings,
+    *,
+    log_format: str | None = None,
+    access_log: bool | None = True,
+) -> None:
+    parser.add_argument(
+        "--log-level",
+        default=env.log_level,
+        choices=("debug", "info", "warning", "error"),
+        help="lowest level logged (env ROUTER_LOG_LEVEL)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("ROUTER_LOG_FORMAT", log_format or env.log_format),
+        choices=FORMATS,
+        help="json: one object per line, for machines; text: for people (env ROUTER_LOG_FORMAT)",
+    )
+    parser.add_argument(
+        "--access-log",
+        default=env.access_log if access_log else None,
+        action=argparse.BooleanOptionalAction,
+        help="one line per request on the router.access logger (env ROUTER_ACCESS_LOG=on|off)"
+        + ("" if access_log else "; none: on, but off under --traffic"),
+    )
+    parser.add_argument(
+        "--log-prompts",
+        default=env.log_prompts,
+        action=argparse.BooleanOptionalAction,
+        help="put the last user message's text in access lines; off, prompts are never "
+        "logged (env ROUTER_LOG_PROMPTS)",
+    )
+
+
+def _log_settings(args: argparse.Namespace) -> LogSettings:
+    fmt: LogFormat = "text" if args.log_format == "text" else "json"
+    access = args.access_log
+    if access is None:  # router demo: on, unless a workload would flood the terminal
+        access = not args.traffic and Settings.from_env().access_log
+    return LogSettings(args.log_level, fmt, access, args.log_prompts)
+
+
+def _export_log_settings(settings: LogSettings) -> None:
+    """Workers are separate processes that read their settings from the environment."""
+    os.environ["ROUTER_LOG_LEVEL"] = settings.level
+    os.environ["ROUTER_LOG_FORMAT"] = settings.format
+    os.environ["ROUTER_ACCESS_LOG"] = "on" if settings.access_log else "off"
+    os.environ["ROUTER_LOG_PROMPTS"] = "on" if settings.prompts else "off"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args.config, args.host, args.port, args.workers, args.log_level)
+        return serve(args.config, args.host, args.port, args.workers, _log_settings(args))
     if args.command == "demo":
         return demo(args)
     if args.command == "keys":
@@ -204,13 +254,16 @@ def demo(args: argparse.Namespace) -> int:
 
     from router.demo.run import DemoOptions, run_demo
 
-    options = DemoOptions(Path(args.config), args.host, args.port, args.traffic)
+    logs = _log_settings(args)
+    _export_log_settings(logs)
+    configure(logs)
+    options = DemoOptions(Path(args.config), args.host, args.port, args.traffic, logs)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(run_demo(options))
     return 0
 
 
-def serve(config: str, host: str, port: int, workers: int, log_level: str) -> int:
+def serve(config: str, host: str, port: int, workers: int, logs: LogSettings) -> int:
     import uvicorn
 
     from router.config.check import load_checked
@@ -223,6 +276,8 @@ def serve(config: str, host: str, port: int, workers: int, log_level: str) -> in
         print(f"router: config at {path} is invalid:\n{exc}", file=sys.stderr)
         return 1
     os.environ["ROUTER_CONFIG"] = str(path)
+    _export_log_settings(logs)
+    configure(logs)  # this process's own lines (uvicorn's supervisor); workers do the same
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers write metrics to files the /metrics route merges: counters add up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="router-metrics-")
@@ -237,8 +292,9 @@ def serve(config: str, host: str, port: int, workers: int, log_level: str) -> in
         workers=workers,
         loop="uvloop",
         http="httptools",
-        log_level=log_level,
-        access_log=False,
+        log_level=logs.level,
+        log_config=None,  # router.logs formats every line, uvicorn's included
+        access_log=False,  # router's own access log carries the routing facts
         timeout_graceful_shutdown=30,
     )
     return 0

@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
+from router.logs import LogFormat, LogSettings
+
 # litellm fetches its price map from the internet at import unless told otherwise; router
 # makes no outbound call except to configured upstreams, so this is set before any import.
 # Forced, not defaults: an inherited LITELLM_LOCAL_MODEL_COST_MAP=False must not turn the
@@ -33,6 +35,13 @@ class Settings:
     workers: int = 1
     redis_url: str | None = None
     log_level: str = "info"
+    log_format: str = "json"  # or "text", for people
+    access_log: bool = True  # one line per request on the router.access logger
+    log_prompts: bool = False  # the last user turn's text in access lines: only when asked
+
+    def logging(self) -> LogSettings:
+        fmt: LogFormat = "text" if self.log_format == "text" else "json"
+        return LogSettings(self.log_level, fmt, self.access_log, self.log_prompts)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,4 +54,14 @@ class Settings:
             workers=int(env.get("ROUTER_WORKERS", d.workers)),
             redis_url=env.get("REDIS_URL") or None,
             log_level=env.get("ROUTER_LOG_LEVEL", d.log_level),
+            log_format=env.get("ROUTER_LOG_FORMAT", d.log_format),
+            access_log=_flag(env.get("ROUTER_ACCESS_LOG"), d.access_log),
+            log_prompts=_flag(env.get("ROUTER_LOG_PROMPTS"), d.log_prompts),
         )
+
+
+def _flag(raw: str | None, default: bool) -> bool:
+    """``on/off``, ``true/false``, ``1/0``, ``yes/no``; unset or empty: the default."""
+    if not raw:
+        return default
+    return raw.strip().lower() in ("1", "on", "true", "yes")

@@ -52,3 +52,18 @@ def test_abandoned_probe_lets_the_next_call_probe() -> None:
     assert circuit.admit() is True
     circuit.abandoned(True)
     assert circuit.admit() is True
+
+
+def test_health_hook_hears_each_change_once() -> None:
+    clock = FakeClock()
+    heard: list[tuple[bool, str]] = []
+    circuit = Circuit(1.0, clock, lambda ok, error: heard.append((ok, error)))
+    circuit.succeeded(False)  # healthy and staying so: nothing to say
+    circuit.failed(False, "get: timeout")
+    clock.now += 1.0
+    assert circuit.admit() is True
+    circuit.failed(True, "get: ConnectionError")  # still down: no second event
+    clock.now += 1.0
+    assert circuit.admit() is True
+    circuit.succeeded(True)
+    assert heard == [(False, "get: timeout"), (True, "")]

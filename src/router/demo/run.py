@@ -23,6 +23,7 @@ from router.demo.client import Answer, ChatClient
 from router.demo.emulate import Rewrite, emulate
 from router.demo.fixture import DEMO_KEY_ENV, Endpoints
 from router.demo.traffic import ProgressBar, render, run_traffic
+from router.logs import DEFAULT_LOGS, LogSettings
 
 CODE_PROMPT = "Write a function that reverses a list"
 GENERAL_PROMPT = "Suggest a name for a cat."
@@ -42,6 +43,7 @@ class DemoOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     traffic: int = 0  # > 0: send this many requests, print the table, stop
+    logs: LogSettings = DEFAULT_LOGS
 
 
 async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
@@ -79,9 +81,14 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
             openai_emu, azure, foundry, anthropic = emulators
             endpoints = Endpoints(openai_emu.url, azure.url, foundry.url, anthropic.url)
             rewrites = emulate(source, Path(tmp), endpoints)
-            app = create_app(Path(tmp))
+            app = create_app(Path(tmp), logs=options.logs)
             config = uvicorn.Config(
-                app, host=options.host, port=options.port, log_level="warning", access_log=False
+                app,
+                host=options.host,
+                port=options.port,
+                log_level="warning",
+                log_config=None,  # router.logs, set up by the command line, formats every line
+                access_log=False,
             )
             config.load()
             server = uvicorn.Server(config)

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# Told when the store turns unhealthy (False, the error) or healthy again (True, "").
+HealthHook = Callable[[bool, str], None]
+
 
 class Circuit:
-    def __init__(self, cooldown_s: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        cooldown_s: float,
+        clock: Callable[[], float],
+        on_change: HealthHook | None = None,
+    ) -> None:
         self._cooldown_s = cooldown_s
         self._clock = clock
+        self._on_change = on_change
         self._open_until: float | None = None  # None: closed
         self._probing = False
         self.last_error = ""
@@ -32,14 +41,20 @@ class Circuit:
     def succeeded(self, probe: bool) -> None:
         if probe:
             self._probing = False
+        was_open = self._open_until is not None
         self._open_until = None
         self.last_error = ""
+        if was_open and self._on_change is not None:
+            self._on_change(True, "")
 
     def failed(self, probe: bool, error: str) -> None:
         if probe:
             self._probing = False
+        was_closed = self._open_until is None
         self._open_until = self._clock() + self._cooldown_s
         self.last_error = error
+        if was_closed and self._on_change is not None:
+            self._on_change(False, error)
 
     def abandoned(self, probe: bool) -> None:
         """The caller was cancelled: neither outcome is known, so let the next call probe."""

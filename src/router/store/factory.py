@@ -26,6 +26,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
 from router.store.base import Store
+from router.store.circuit import HealthHook
 from router.store.memory import MemoryStore
 from router.store.redis_store import RedisStore
 
@@ -46,12 +47,20 @@ def create_store(
     timeout_s: float = 0.1,
     cooldown_s: float = 1.0,
     memory_max_keys: int = 10_000,
+    on_health: HealthHook | None = None,
 ) -> Store:
-    """The process's one store; opens no connection until the first call."""
+    """The process's one store; opens no connection until the first call. ``on_health`` is
+    told when a Redis store turns unhealthy and healthy again (memory never fails)."""
     if not redis_url:
         return MemoryStore(max_keys=memory_max_keys)
     client, also_close = _client(redis_url, timeout_s)
-    return RedisStore(client, timeout_s=timeout_s, cooldown_s=cooldown_s, also_close=also_close)
+    return RedisStore(
+        client,
+        timeout_s=timeout_s,
+        cooldown_s=cooldown_s,
+        also_close=also_close,
+        on_health=on_health,
+    )
 
 
 _Closers = tuple[Callable[[], Awaitable[None]], ...]

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from router.store.base import StoreError, StoreFailure, StoreHealth
-from router.store.circuit import Circuit
+from router.store.circuit import Circuit, HealthHook
 
 T = TypeVar("T")
 
@@ -47,12 +47,13 @@ class RedisStore:
         admin_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         also_close: Sequence[Callable[[], Awaitable[None]]] = (),
+        on_health: HealthHook | None = None,
     ) -> None:
         self._client = client
         self._also_close = tuple(also_close)  # e.g. the Sentinel clients behind a master
         self._timeout_s = timeout_s
         self._admin_timeout_s = admin_timeout_s
-        self._circuit = Circuit(cooldown_s, clock)
+        self._circuit = Circuit(cooldown_s, clock, on_health)
 
     @property
     def backend(self) -> str:

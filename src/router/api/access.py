@@ -1,0 +1,82 @@
+"""The access log: one structured line per request, written when its last byte has gone.
+
+Pure ASGI, installed only when the access log is on (so off costs nothing). It knows what
+every request has (request id, method, path, status, the caller's key name and team, latency);
+what routing did (policy, rule, model, deployment, attempts, cache, tokens, cost, time to first
+token) comes from the outcome the route leaves in the scope's state (``OUTCOME``). Probes and
+scrapes (``/healthz``, ``/readyz``, ``/metrics``) are not logged: they would drown the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from router.api.auth import PUBLIC_PATHS
+from router.logs import event
+from router.shapes import Principal
+
+OUTCOME = "outcome"  # scope["state"] key: what the route knows about the request's routing
+PROMPT = "prompt"  # scope["state"] key: the last user turn's text, set only when prompts log
+
+_log = logging.getLogger("router.access")
+
+
+class LoggedOutcome(Protocol):
+    def log_fields(self) -> Mapping[str, object]:
+        """The routing facts of one request, as access-log fields."""
+        ...
+
+
+class AccessLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except BaseException:
+            status = status or 500
+            raise
+        finally:
+            _write(scope, status, time.perf_counter() - started)
+
+
+def _write(scope: Scope, status: int, latency_s: float) -> None:
+    state: dict[str, Any] = scope.get("state", {})
+    principal = state.get("principal")
+    status = status or 499  # no response started: the client left first
+    fields: dict[str, object] = {
+        "request_id": state.get("request_id"),
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status,
+        "key": principal.name if isinstance(principal, Principal) else None,
+        "team": principal.team if isinstance(principal, Principal) else None,
+        "latency_s": round(latency_s, 6),
+    }
+    outcome = state.get(OUTCOME)
+    if outcome is not None:
+        fields.update(outcome.log_fields())
+    if PROMPT in state:
+        fields["prompt"] = state[PROMPT]
+    level = logging.WARNING if status >= 500 else logging.INFO
+    _log.log(
+        level, "%s %s %d", scope["method"], scope["path"], status, extra=event("request", **fields)
+    )
