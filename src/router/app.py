@@ -51,6 +51,7 @@ from router.signals import Signals, SignalSettings
 from router.store import Store, StoreError, create_store
 from router.tenancy.access import GuardedDecider, allows
 from router.tenancy.rules import NameKind
+from router.tracing import Tracing
 from router.upstream import Upstream
 from router.upstream.select import Upstreams, default_upstreams
 
@@ -180,11 +181,16 @@ def create_app(
     clock: Callable[[], float] = time.perf_counter,
     watch_interval_s: float | None = 1.0,
     logs: LogSettings = DEFAULT_LOGS,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     path = config if isinstance(config, Path) else None
     loaded = load_checked(config) if isinstance(config, Path) else config
     metrics = metrics or Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-    upstreams = upstream or default_upstreams()
+    upstreams: Upstream = upstream or default_upstreams()
+    if tracing is not None:  # a span per attempt; untraced, the upstream is called directly
+        from router.tracing.upstream import TracedUpstream
+
+        upstreams = TracedUpstream(upstreams, tracing)
 
     def circuit_changed(deployment: str, state: CircuitState) -> None:
         metrics.set_circuit_state(deployment, state)
@@ -210,6 +216,7 @@ def create_app(
             signals,
             cache,
             clock=clock,
+            tracing=tracing,
         )
 
     preparing: set[asyncio.Task[None]] = set()
@@ -246,7 +253,7 @@ def create_app(
             deployments=len(served.catalog.deployments),
             store=shared.backend,
             auth=state.authenticator.enabled,
-            tracing=None,
+            tracing=tracing.destination if tracing is not None else None,
         )
         try:
             yield
@@ -258,6 +265,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             await upstreams.aclose()
+            if tracing is not None:
+                tracing.shutdown()  # flush the spans still queued
             await shared.aclose()
             metrics.mark_process_dead()
 
@@ -265,6 +274,7 @@ def create_app(
     # sees every request that has one, refusals included.
     middleware = [
         Middleware(RequestIdMiddleware),
+        *_tracing_middleware(tracing),
         *([Middleware(AccessLogMiddleware)] if logs.access_log else []),
         Middleware(
             BodyLimitMiddleware,
@@ -288,6 +298,16 @@ def create_app(
     app.include_router(admin.routes)
     _install_error_handlers(app)
     return app
+
+
+def _tracing_middleware(tracing: Tracing | None) -> list[Middleware]:
+    """The request span, when tracing is on (imported only then: OpenTelemetry is slow to
+    import, and an untraced router never needs it)."""
+    if tracing is None:
+        return []
+    from router.api.tracing import TracingMiddleware
+
+    return [Middleware(TracingMiddleware, tracing=tracing)]
 
 
 def publish_circuits(config: Config, signals: Signals, metrics: Metrics) -> None:

@@ -26,12 +26,15 @@ from router.cache.steps import CacheTurn, CacheUse, replay
 from router.config.catalog import Deployment
 from router.config.load import Config
 from router.dispatch.dispatcher import Dispatcher
+from router.dispatch.hedge import HedgeOutcome
 from router.dispatch.stream import AnswerStream
-from router.errors import AttemptError, RouterError
-from router.metrics import Metrics, RequestMetrics
+from router.errors import AllAttemptsFailed, AttemptError, RouterError
+from router.metrics import Metrics
 from router.policy.decision import Decision
+from router.report import RequestFacts, RequestReport
 from router.shapes import CLIENT_CLOSED, Clock, Principal, Usage
 from router.signals import Signals
+from router.tracing import Tracing
 from router.wire import ParsedRequest
 
 
@@ -80,7 +83,7 @@ class _Request:
     config: Config
     decision: Decision
     turn: CacheTurn
-    run: RequestMetrics
+    run: RequestReport
 
 
 class Pipeline:
@@ -94,7 +97,9 @@ class Pipeline:
         cache: CacheUse,
         *,
         clock: Clock = time.perf_counter,
+        tracing: Tracing | None = None,
     ) -> None:
+        self._tracing = tracing
         self._cache = cache
         self._signals = signals
         self._config = config
@@ -115,20 +120,26 @@ class Pipeline:
         headers: Mapping[str, str],
         *,
         deadline_s: float | None = None,
+        facts: RequestFacts | None = None,
     ) -> Outcome:
-        run = RequestMetrics(self._metrics, self._clock, request.stream)
+        """``facts``, when given, is filled in as the request goes (for the access log)."""
+        run = RequestReport(self._metrics, self._clock, request.stream, facts, self._tracing)
+        run.requested(request)
         config = self._config()
 
         # 1. decide
-        try:
-            decision = self._decide(request, principal, headers, config)
-        except RouterError as exc:
-            run.refused(exc.status, exc.code or exc.type)
-            raise
-        run.decided(decision.policy, decision.rule, decision.model)
+        with run.step("router.decide"):
+            try:
+                decision = self._decide(request, principal, headers, config)
+            except RouterError as exc:
+                run.refused(exc.status, exc.code or exc.type)
+                raise
+            run.decided(decision)
 
         # 2. the cache: a hit (stored, or from an identical request in flight) answers here
-        turn = await self._cache.open(decision, request, principal, headers)
+        with run.step("router.cache"):
+            turn = await self._cache.open(decision, request, principal, headers)
+            run.cache(turn.result)
         if turn.hit is not None:
             return self._from_cache(run, decision, turn, turn.hit)
         req = _Request(config, decision, turn, run)
@@ -146,11 +157,11 @@ class Pipeline:
             self._unanswered(req, exc)
             raise
         if request.stream:
-            self._fell_back(req, stream.failures, stream.deployment)
+            self._fell_back(req, stream.failures, stream.deployment, stream.hedge)
             cost = _estimate(decision, stream.deployment)
             route = _route(decision, stream.deployment, cost, "estimate", turn.result)
             return Streamed(self._relay(req, request, stream), route)
-        self._fell_back(req, answer.failures, answer.deployment)
+        self._fell_back(req, answer.failures, answer.deployment, answer.hedge)
         body = answer.completion.body
         body["model"] = answer.deployment.logical_model
 
@@ -195,7 +206,7 @@ class Pipeline:
             await self._settle(req, stream.deployment, status, usage, upstream_s, error, kept)
 
     def _from_cache(
-        self, run: RequestMetrics, decision: Decision, turn: CacheTurn, hit: Hit
+        self, run: RequestReport, decision: Decision, turn: CacheTurn, hit: Hit
     ) -> Outcome:
         entry = hit.entry
         run.cache(turn.result)
@@ -252,16 +263,32 @@ class Pipeline:
         """Dispatch ended without an answer: every attempt failed, or the client left."""
         run, model = req.run, req.decision.model
         run.cache(req.turn.result)
+        if isinstance(exc, AllAttemptsFailed):
+            run.attempted("", "", _calls(exc.attempts))
         if isinstance(exc, RouterError):
             code = exc.code or exc.type
             run.finished(exc.status, model, upstream_s=run.elapsed(), error_code=code)
         elif isinstance(exc, asyncio.CancelledError):
             run.finished(CLIENT_CLOSED, model, upstream_s=run.elapsed())
 
-    def _fell_back(self, req: _Request, failures: list[AttemptError], served: Deployment) -> None:
+    def _fell_back(
+        self,
+        req: _Request,
+        failures: list[AttemptError],
+        served: Deployment,
+        hedge: HedgeOutcome | None,
+    ) -> None:
+        calls = _calls(failures) + 1 + (1 if hedge is not None and hedge.loser else 0)
+        req.run.attempted(served.name, served.provider, calls)
         tried = [f.deployment for f in failures if f.deployment != served.name]
         if tried:
             req.run.fell_back(tried[-1], served.name)
+
+
+def _calls(failures: list[AttemptError]) -> int:
+    """Upstream calls behind these failures: a deployment skipped for its open circuit was
+    never called."""
+    return sum(1 for f in failures if f.kind != "circuit_open")
 
 
 def _estimate(decision: Decision, deployment: Deployment) -> float:

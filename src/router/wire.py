@@ -108,6 +108,20 @@ class ChatRequest(BaseModel):
             for m in self.messages
         )
 
+    def last_user_text(self) -> str:
+        """The text of the last user message (text parts joined), or ``""``."""
+        for message in reversed(self.messages):
+            if message.role != "user":
+                continue
+            if isinstance(message.content, str):
+                return message.content
+            if isinstance(message.content, list):
+                return " ".join(
+                    str(p.get("text") or "") for p in message.content if p.get("type") == "text"
+                )
+            return ""
+        return ""
+
     @property
     def wants_json(self) -> bool:
         fmt = self.response_format or {}

@@ -151,8 +151,12 @@ def set_server(config_dir: Path, **settings: Any) -> None:
 
 
 def append_yaml(config_dir: Path, text: str) -> None:
+    """Atomically (write aside, then rename): a hot-reload poller must never see the file
+    truncated half-way through the write, which it would load as a config of its own."""
     path = config_dir / "router.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+    aside = path.with_suffix(".yaml.tmp")
+    aside.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+    aside.replace(path)
 
 
 def all_contain(haystacks: Iterable[str], needle: str) -> list[str]:

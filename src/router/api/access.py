@@ -22,6 +22,7 @@ from router.shapes import Principal
 
 OUTCOME = "outcome"  # scope["state"] key: what the route knows about the request's routing
 PROMPT = "prompt"  # scope["state"] key: the last user turn's text, set only when prompts log
+PROMPT_CHARS = 2000  # of the last user message, at most, when prompts are logged
 
 _log = logging.getLogger("router.access")
 
@@ -59,9 +60,12 @@ class AccessLogMiddleware:
 
 
 def _write(scope: Scope, status: int, latency_s: float) -> None:
+    status = status or 499  # no response started: the client left first
+    level = logging.WARNING if status >= 500 else logging.INFO
+    if not _log.isEnabledFor(level):
+        return
     state: dict[str, Any] = scope.get("state", {})
     principal = state.get("principal")
-    status = status or 499  # no response started: the client left first
     fields: dict[str, object] = {
         "request_id": state.get("request_id"),
         "method": scope["method"],
@@ -74,9 +78,10 @@ def _write(scope: Scope, status: int, latency_s: float) -> None:
     outcome = state.get(OUTCOME)
     if outcome is not None:
         fields.update(outcome.log_fields())
+    if "trace_id" in state:  # tracing is on: the line leads to its trace
+        fields["trace_id"] = state["trace_id"]
     if PROMPT in state:
         fields["prompt"] = state[PROMPT]
-    level = logging.WARNING if status >= 500 else logging.INFO
     _log.log(
         level, "%s %s %d", scope["method"], scope["path"], status, extra=event("request", **fields)
     )

@@ -17,11 +17,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from router.api.access import OUTCOME, PROMPT, PROMPT_CHARS
 from router.api.headers import deadline, router_headers
 from router.errors import NotFound, Overloaded, RouterError
 from router.pipeline import Answered, Outcome, Pipeline, Streamed
+from router.report import RequestFacts
 from router.shapes import ANONYMOUS, CLIENT_CLOSED, Principal
-from router.wire import parse_chat_request
+from router.wire import ParsedRequest, parse_chat_request
 
 routes = APIRouter()
 
@@ -63,9 +65,12 @@ async def chat_completions(request: Request) -> Response:
                 "router is at its in-flight request limit; retry shortly",
                 headers={"retry-after": "1"},
             )
+        facts = _facts_for(request, parsed)
         outcome = await _unless_client_leaves(
             request,
-            pipeline.handle(parsed, _principal(request), headers, deadline_s=deadline_s),
+            pipeline.handle(
+                parsed, _principal(request), headers, deadline_s=deadline_s, facts=facts
+            ),
         )
         if outcome is None:
             return Response(status_code=CLIENT_CLOSED)  # nobody is left to read it
@@ -73,6 +78,17 @@ async def chat_completions(request: Request) -> Response:
             return json_response(outcome.body, headers=router_headers(outcome.route))
     # The admission slot of a stream is held by the stream itself until it ends.
     return SSEResponse(outcome, state.hold())
+
+
+def _facts_for(request: Request, parsed: ParsedRequest) -> RequestFacts:
+    """The request's routing facts, left in its scope for the access log to write; with
+    ``--log-prompts`` (never by default), the last user message's text too."""
+    facts = RequestFacts()
+    scope_state: dict[str, Any] = request.scope.setdefault("state", {})
+    scope_state[OUTCOME] = facts
+    if request.app.state.router.logs.prompts:
+        scope_state[PROMPT] = parsed.chat.last_user_text()[:PROMPT_CHARS]
+    return facts
 
 
 async def _unless_client_leaves(

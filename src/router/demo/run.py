@@ -59,6 +59,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
         AzureOpenAIEmulator,
         OpenAIEmulator,
     )
+    from router.tracing import tracing_from_env
 
     source = options.config.resolve()
     try:
@@ -81,7 +82,7 @@ async def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> int:
             openai_emu, azure, foundry, anthropic = emulators
             endpoints = Endpoints(openai_emu.url, azure.url, foundry.url, anthropic.url)
             rewrites = emulate(source, Path(tmp), endpoints)
-            app = create_app(Path(tmp), logs=options.logs)
+            app = create_app(Path(tmp), logs=options.logs, tracing=tracing_from_env())
             config = uvicorn.Config(
                 app,
                 host=options.host,

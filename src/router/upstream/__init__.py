@@ -17,12 +17,20 @@ translated in ``upstream.failures``; nothing else in router sees aiohttp or lite
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from router.config.catalog import Deployment
 from router.shapes import MessagesCall, Usage
+
+# Trace context for the attempt being made (``traceparent``, ``tracestate``): set around each
+# call by ``router.tracing.upstream`` when tracing is on, sent by the adapters; empty otherwise.
+TRACE_HEADERS: ContextVar[Mapping[str, str]] = ContextVar(
+    "router_trace_headers", default=MappingProxyType({})
+)
 
 
 @dataclass(slots=True)

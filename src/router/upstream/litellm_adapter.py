@@ -28,7 +28,7 @@ import httpx
 from router.config.catalog import Deployment
 from router.errors import AttemptError, AttemptFailed
 from router.shapes import Usage
-from router.upstream import Completion
+from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.failures import from_litellm
 
 # OpenAI parameters litellm maps per provider; ``model``, ``messages``, ``stream`` and
@@ -168,6 +168,8 @@ class LitellmUpstream:
             kwargs["api_key"] = secret
         if deployment.api_version:
             kwargs["api_version"] = deployment.api_version
+        if trace := TRACE_HEADERS.get():
+            kwargs["extra_headers"] = dict(trace)  # the attempt's traceparent
         if deployment.provider in _OWN_CLIENT_PROVIDERS:
             if self._client is None:
                 from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ import orjson
 from router.config.catalog import Deployment
 from router.errors import AttemptError, AttemptFailed
 from router.shapes import Usage
-from router.upstream import Completion
+from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.failures import from_exception, from_status
 
 DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1"}
@@ -68,6 +68,12 @@ def _target(deployment: Deployment) -> _Target:
     return _Target(url, headers, key, timeout)
 
 
+def _traced(headers: dict[str, str]) -> Mapping[str, str]:
+    """The deployment's headers, plus the attempt's ``traceparent`` when tracing is on."""
+    trace = TRACE_HEADERS.get()
+    return {**headers, **trace} if trace else headers
+
+
 class OpenAICompatUpstream:
     """``Upstream`` for providers that speak OpenAI Chat Completions natively."""
 
@@ -100,7 +106,7 @@ class OpenAICompatUpstream:
         payload = orjson.dumps({**body, "model": deployment.model})
         try:
             async with self._client().post(
-                target.url, data=payload, headers=target.headers, timeout=target.timeout
+                target.url, data=payload, headers=_traced(target.headers), timeout=target.timeout
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
@@ -134,7 +140,10 @@ class OpenAICompatUpstream:
         try:
             async with asyncio.timeout(t.connect_s + t.ttft_s):
                 resp = await self._client().post(
-                    target.url, data=payload, headers=target.headers, timeout=target.timeout
+                    target.url,
+                    data=payload,
+                    headers=_traced(target.headers),
+                    timeout=target.timeout,
                 )
         except Exception as exc:
             raise AttemptFailed(from_exception(deployment, exc, target.secret)) from exc

@@ -1,0 +1,159 @@
+"""One span per upstream attempt, around the upstream seam: ``TracedUpstream`` wraps the app's
+``Upstream`` when tracing is on (and only then, so the untraced path does not even pass
+through here).
+
+Each call to a provider is a CLIENT span ``chat {upstream model}``, a child of whatever span
+is current (the request's, also inside hedge tasks, which copy the context). While the call is
+made, its W3C ``traceparent`` sits in ``TRACE_HEADERS`` for the adapter to send, so the
+provider's own spans join the client's trace. A stream's span ends when the stream does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, use_span
+
+from router.config.catalog import Deployment
+from router.errors import AttemptFailed
+from router.shapes import Usage
+from router.tracing import names as a
+from router.tracing.setup import Tracing
+from router.upstream import TRACE_HEADERS, ChunkStream, Completion, Upstream
+
+
+class TracedUpstream:
+    def __init__(self, inner: Upstream, tracing: Tracing) -> None:
+        self._inner = inner
+        self._tracing = tracing
+
+    async def complete(self, deployment: Deployment, body: dict[str, Any]) -> Completion:
+        span = self._start(deployment, body, stream=False)
+        try:
+            with self._current(span):
+                completion = await self._inner.complete(deployment, body)
+        except BaseException as exc:
+            _failed(span, exc)
+            span.end()
+            raise
+        _answered(span, completion.body, completion.usage)
+        span.end()
+        return completion
+
+    async def stream(self, deployment: Deployment, body: dict[str, Any]) -> ChunkStream:
+        span = self._start(deployment, body, stream=True)
+        try:
+            with self._current(span):
+                chunks = await self._inner.stream(deployment, body)
+        except BaseException as exc:
+            _failed(span, exc)
+            span.end()
+            raise
+        return _TracedChunks(chunks, span)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def _start(self, deployment: Deployment, body: dict[str, Any], *, stream: bool) -> Span:
+        attributes: dict[str, Any] = {
+            a.GEN_AI_OPERATION: a.CHAT,
+            a.GEN_AI_SYSTEM: a.provider_value(deployment.provider),
+            a.GEN_AI_PROVIDER: a.provider_value(deployment.provider),
+            a.GEN_AI_REQUEST_MODEL: deployment.model,
+            a.GEN_AI_REQUEST_STREAM: stream,
+            a.ROUTER_DEPLOYMENT: deployment.name,
+            a.ROUTER_MODEL: deployment.logical_model,
+        }
+        if deployment.base_url:
+            url = urlsplit(deployment.base_url)
+            if url.hostname:
+                attributes[a.SERVER_ADDRESS] = url.hostname
+            if url.port:
+                attributes[a.SERVER_PORT] = url.port
+        return self._tracing.tracer.start_span(
+            f"{a.CHAT} {deployment.model}", kind=SpanKind.CLIENT, attributes=attributes
+        )
+
+    @contextmanager
+    def _current(self, span: Span) -> Iterator[None]:
+        """The attempt's span is current and its ``traceparent`` ready for the adapter."""
+        with use_span(span, end_on_exit=False):
+            carrier: dict[str, str] = {}
+            self._tracing.propagator.inject(carrier)
+            token = TRACE_HEADERS.set(carrier)
+            try:
+                yield
+            finally:
+                TRACE_HEADERS.reset(token)
+
+
+class _TracedChunks:
+    """The attempt's chunks; the span ends with the stream, with its usage and outcome."""
+
+    def __init__(self, inner: ChunkStream, span: Span) -> None:
+        self._inner = inner
+        self._span = span
+        self._ended = False
+        self._chunks = self._relay()
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
+        await self._inner.aclose()
+        self._end(None)
+
+    async def _relay(self) -> AsyncGenerator[dict[str, Any], None]:
+        last: dict[str, Any] = {}
+        usage: Usage | None = None
+        try:
+            async for chunk in self._inner:
+                if not last:
+                    self._span.add_event("first chunk")
+                last = chunk
+                usage = Usage.from_openai(chunk.get("usage")) or usage
+                yield chunk
+        except BaseException as exc:
+            self._end(exc)
+            raise
+        _answered(self._span, last, usage)
+        self._end(None)
+
+    def _end(self, exc: BaseException | None) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if exc is not None:
+            _failed(self._span, exc)
+        self._span.end()
+
+
+def _answered(span: Span, body: dict[str, Any], usage: Usage | None) -> None:
+    if model := body.get("model"):
+        span.set_attribute(a.GEN_AI_RESPONSE_MODEL, str(model))
+    if response_id := body.get("id"):
+        span.set_attribute(a.GEN_AI_RESPONSE_ID, str(response_id))
+    reasons = [
+        str(c["finish_reason"]) for c in body.get("choices") or () if c.get("finish_reason")
+    ]
+    if reasons:
+        span.set_attribute(a.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+    if usage is not None:
+        span.set_attribute(a.GEN_AI_INPUT_TOKENS, usage.prompt_tokens)
+        span.set_attribute(a.GEN_AI_OUTPUT_TOKENS, usage.completion_tokens)
+
+
+def _failed(span: Span, exc: BaseException) -> None:
+    if isinstance(exc, AttemptFailed):
+        error = exc.error
+        span.set_attribute(a.ERROR_TYPE, error.kind)
+        if error.status is not None:
+            span.set_attribute(a.HTTP_STATUS, error.status)
+        span.set_status(Status(StatusCode.ERROR, error.kind))
+    else:  # cancelled (a hedge lost, the client left) or an unexpected error
+        span.set_attribute(a.ERROR_TYPE, type(exc).__name__)
+        span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
