@@ -186,11 +186,12 @@ def create_app(
     path = config if isinstance(config, Path) else None
     loaded = load_checked(config) if isinstance(config, Path) else config
     metrics = metrics or Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-    upstreams: Upstream = upstream or default_upstreams()
+    upstreams = upstream or default_upstreams()
+    called: Upstream = upstreams  # what dispatch calls
     if tracing is not None:  # a span per attempt; untraced, the upstream is called directly
         from router.tracing.upstream import TracedUpstream
 
-        upstreams = TracedUpstream(upstreams, tracing)
+        called = TracedUpstream(upstreams, tracing)
 
     def circuit_changed(deployment: str, state: CircuitState) -> None:
         metrics.set_circuit_state(deployment, state)
@@ -207,7 +208,7 @@ def create_app(
     cache = CacheUse(ResponseCache(shared, metrics), metrics)
 
     def build_pipeline(state: RouterState) -> Pipeline:
-        dispatcher = Dispatcher(upstreams, LiveObserver(signals, metrics))
+        dispatcher = Dispatcher(called, LiveObserver(signals, metrics))
         return Pipeline(
             state.config,
             GuardedDecider(PolicyDecider(signals)),

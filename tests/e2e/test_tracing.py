@@ -213,3 +213,16 @@ def test_off_means_no_tracer_no_span_and_no_traceparent_upstream(
     assert "traceparent" not in received.headers  # nothing to continue: the client's stays here
     pipeline = running.app.state.router.pipeline
     assert pipeline._tracing is None
+
+
+def test_claude_gets_the_traceparent_too(
+    traced: RunningRouter, exported: InMemorySpanExporter, emulators: Emulators
+) -> None:
+    assert _chat(traced, "claude-sonnet", exported).status_code == 200
+    [call] = [s for s in exported.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    assert dict(call.attributes or {})["gen_ai.system"] == "anthropic"
+    assert call.context is not None
+    [received] = emulators.anthropic.requests
+    assert (
+        received.headers["traceparent"] == f"00-{CLIENT_TRACE}-{_hex(call.context.span_id, 16)}-01"
+    )

@@ -28,7 +28,7 @@ from router.config.catalog import Deployment
 from router.errors import AttemptError, AttemptFailed
 from router.shapes import MessagesCall
 from router.translate import openai_to_anthropic as to_claude
-from router.upstream import Completion
+from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.anthropic_sse import ChatChunks, EventStream
 from router.upstream.failures import from_exception, from_status
 
@@ -123,9 +123,11 @@ class AnthropicUpstream:
     # -- the wire -------------------------------------------------------------------------
 
     def _headers(self, target: _Target, betas: tuple[str, ...]) -> dict[str, str]:
-        if not betas:
+        trace = TRACE_HEADERS.get()  # the attempt's traceparent, when tracing is on
+        if not betas and not trace:
             return target.headers
-        return {**target.headers, "anthropic-beta": ",".join(betas)}
+        extra = {"anthropic-beta": ",".join(betas)} if betas else {}
+        return {**target.headers, **extra, **trace}
 
     async def _post(
         self, deployment: Deployment, payload: bytes, betas: tuple[str, ...]
