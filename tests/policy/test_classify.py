@@ -80,7 +80,8 @@ def test_flags_and_required_capabilities() -> None:
     assert features.stream
     assert features.required_capabilities == {"tools", "vision", "json_mode"}
     assert features.prompt_tokens > 765  # the image counts
-    assert features.context_needed == features.prompt_tokens + 50
+    assert features.context_needed() == features.prompt_tokens + 50
+    assert features.context_needed(20) == features.prompt_tokens + 20  # the model's own limit
 
 
 def test_classify_runs_well_under_a_millisecond() -> None:

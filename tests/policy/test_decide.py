@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from policy_kit import CATALOG, chat, policies, run, snapshot
+from policy_kit import CATALOG, catalog, chat, model, policies, run, snapshot
 
 from router.errors import InvalidRequest, NotFound
 from router.policy.decide import NoHealthyDeployment
@@ -294,3 +296,31 @@ def test_latency_objective_tries_unmeasured_deployments_first() -> None:
         "in-cheap@p1",
         "out-cheap@p1",
     ]
+
+
+def test_an_output_cap_above_the_models_own_limit_does_not_exclude_it() -> None:
+    """Claude Code asks every model for up to 128000 output tokens; a model that can write
+    only 16384 needs room for the prompt and those, not for the client's ceiling."""
+    limited = model("limited", input_mtok=1.0, output_mtok=1.0, quality={"general": 0.9},
+                    context=128_000)  # fmt: skip
+    capped = replace(
+        limited, deployments=(replace(limited.deployments[0], max_output_tokens=16_384),)
+    )
+    rules = """
+policies:
+  only:
+    default: true
+    rules:
+      - name: all
+        candidates: [limited]
+"""
+    for known, excluded in ((limited, True), (capped, False)):
+        cat = catalog(known)
+        request = chat("Hi", max_tokens=128_000)
+        if excluded:
+            with pytest.raises(InvalidRequest, match=r"limited@p1: context window 128000 <"):
+                run(policies(rules, cat), request, cat=cat)
+        else:
+            assert (
+                run(policies(rules, cat), request, cat=cat).chain[0].deployment.name == "limited@p1"
+            )

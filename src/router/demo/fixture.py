@@ -31,7 +31,7 @@ models:
   mai-code-1-flash:
     description: Microsoft MAI-Code-1-Flash on Azure AI Foundry (emulated)
     pricing: {{input_per_mtok: 0.75, output_per_mtok: 4.50, source: "as policies/models.yaml"}}
-    context_window: 128000
+    context_window: 256000  # as policies/models.yaml
     capabilities: [tools, json_mode]
     quality: {{code: 0.82, reasoning: 0.7, general: 0.7}}
     deployments:

@@ -92,10 +92,15 @@ class Features:
             caps.add("json_mode")
         return frozenset(caps)
 
-    @property
-    def context_needed(self) -> int:
-        """Tokens the context window must hold: the prompt plus the client's output cap."""
-        return self.prompt_tokens + (self.max_output_tokens or 0)
+    def context_needed(self, output_limit: int | None = None) -> int:
+        """Tokens the context window must hold: the prompt plus the client's output cap, or
+        the model's own ``output_limit`` where that is lower. A cap above what the model can
+        write is a ceiling it never reaches (Claude Code asks every model for up to 128000),
+        so it must not exclude a model whose window holds the prompt and all it can write."""
+        cap = self.max_output_tokens or 0
+        if output_limit is not None:
+            cap = min(cap, output_limit)
+        return self.prompt_tokens + cap
 
 
 def classify(chat: ChatRequest, signal: DifficultyModel | None = None) -> Features:

@@ -197,8 +197,8 @@ def _assess(
     if missing:
         why = f"lacks {', '.join(sorted(missing))}"
         kind = "request" if missing & features.required_capabilities else "policy"
-    elif window is not None and features.context_needed > window:
-        why = f"context window {window} < {features.context_needed} tokens needed"
+    elif window is not None and (needed := features.context_needed(dep.max_output_tokens)) > window:
+        why = f"context window {window} < {needed} tokens needed"
     elif soft and c.min_quality is not None and (quality is None or quality < c.min_quality):
         kind, why = "policy", f"quality {_num(quality)} < min {c.min_quality:g} for {task}"
     elif soft and max_cost is not None and cost > max_cost:
