@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from starlette.responses import Response
 from router import events
 from router.api import admin
 from router.api.access import AccessLogMiddleware
+from router.api.admission import Admission, Slot
 from router.api.auth import Authenticator
 from router.api.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
 from router.api.openai import json_response, routes
@@ -60,7 +61,7 @@ log = logging.getLogger("router")
 
 class RouterState:
     """The live objects of one app: config (swapped atomically on reload), pipeline, metrics,
-    and the admission counter for the in-flight limit."""
+    and admission (the in-flight limit and each key's share of it)."""
 
     def __init__(
         self,
@@ -81,7 +82,7 @@ class RouterState:
         self.metrics = metrics
         self._environ = environ
         self.authenticator = Authenticator(config.auth, environ)
-        self.in_flight = 0
+        self.admission = Admission(lambda: self._config.server, metrics)
         self.pipeline = pipeline_factory(self)
         self.last_reload_error: str | None = None
         self.logs = DEFAULT_LOGS  # set by create_app: whether prompts may be logged
@@ -116,24 +117,9 @@ class RouterState:
         events.config_reloaded(self.config_path, sorted(new.policies.policies))
         return True
 
-    @contextlib.contextmanager
-    def admission(self) -> Iterator[bool]:
-        """A slot under ``server.max_in_flight``; yields False when the worker is full."""
-        if self.in_flight >= self._config.server.max_in_flight:
-            yield False
-            return
-        with self.hold():
-            yield True
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        self.in_flight += 1
-        self.metrics.requests_in_flight.inc()
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-            self.metrics.requests_in_flight.dec()
+    def admit(self, principal: Principal) -> Slot:
+        """A slot under the in-flight limit and the key's share; raises when there is none."""
+        return self.admission.admit(principal, per_key=self.authenticator.enabled)
 
     def model_cards(self, principal: Principal = ANONYMOUS) -> list[dict[str, Any]]:
         """Logical models, then policies and their aliases: every name this caller may send."""
@@ -281,6 +267,7 @@ def create_app(
             BodyLimitMiddleware,
             limit=lambda: state.config().server.max_body_bytes,
             refused=state.refused,
+            header_limit=lambda: state.config().server.max_header_bytes,
         ),
         Middleware(
             AuthMiddleware, authenticator=lambda: state.authenticator, refused=state.refused

@@ -264,14 +264,16 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def serve(config: str, host: str, port: int, workers: int, logs: LogSettings) -> int:
-    import uvicorn
+    from uvicorn import Server
+    from uvicorn.supervisors import Multiprocess
 
     from router.config.check import load_checked
     from router.config.yamlsrc import ConfigError
+    from router.serving import serve_config
 
     path = Path(config).resolve()
     try:
-        load_checked(path)  # refuse to start on a broken config, with file:line:column
+        loaded = load_checked(path)  # refuse to start on a broken config, with file:line:column
     except ConfigError as exc:
         print(f"router: config at {path} is invalid:\n{exc}", file=sys.stderr)
         return 1
@@ -284,20 +286,26 @@ def serve(config: str, host: str, port: int, workers: int, logs: LogSettings) ->
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the handler
     # that was installed before it: make that a clean exit, so a graceful stop exits 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(
+    settings = serve_config(
         "router.asgi:app",
+        loaded.server,
         factory=True,
         host=host,
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
         log_level=logs.level,
         log_config=None,  # router.logs formats every line, uvicorn's included
         access_log=False,  # router's own access log carries the routing facts
         timeout_graceful_shutdown=30,
     )
-    return 0
+    # What uvicorn.run does, with a Config that carries the connection limits.
+    if workers > 1:
+        Multiprocess(settings, sockets=[settings.bind_socket()]).run()
+        return 0
+    server = Server(settings)
+    server.run()
+    return 0 if server.started else 3  # uvicorn's STARTUP_FAILURE
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -70,21 +70,29 @@ class RequestIdMiddleware:
 
 class BodyLimitMiddleware:
     """Refuse bodies over the limit: early from Content-Length, else while reading. Headers
-    are bounded here too: httptools (what ``router serve`` runs) accepts any header size, so
-    without this a megabyte-long header would reach auth, routing and logs."""
+    are bounded here too, for servers other than ``router serve`` (whose connection guard,
+    ``router.serving``, already stops reading at the same limit)."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[], int], refused: Refusal) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: Callable[[], int],
+        refused: Refusal,
+        header_limit: Callable[[], int] = lambda: MAX_HEADER_BYTES,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.refused = refused
+        self.header_limit = header_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+        header_limit = self.header_limit()
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > header_limit:
             error: RouterError = HeadersTooLarge(
-                f"request headers are larger than the limit of {MAX_HEADER_BYTES} bytes"
+                f"request headers are larger than the limit of {header_limit} bytes"
             )
             self.refused(error)
             await send_error(send, error, scope.get("state", {}).get("request_id"))

@@ -19,8 +19,8 @@ from starlette.types import Receive, Scope, Send
 
 from router.api.access import OUTCOME, PROMPT, PROMPT_CHARS
 from router.api.headers import deadline, router_headers
-from router.errors import NotFound, Overloaded, RouterError
-from router.pipeline import Answered, Outcome, Pipeline, Streamed
+from router.errors import NotFound, RouterError
+from router.pipeline import Outcome, Pipeline, Streamed
 from router.report import RequestFacts
 from router.shapes import ANONYMOUS, CLIENT_CLOSED, Principal
 from router.wire import ParsedRequest, parse_chat_request
@@ -50,34 +50,34 @@ def _lower_headers(request: Request) -> dict[str, str]:
 async def chat_completions(request: Request) -> Response:
     state = request.app.state.router
     headers = _lower_headers(request)
+    principal = _principal(request)
+    # Admitted before the body is read: a full worker, or a key over its share, costs nothing
+    # more than the headers.
+    slot = state.admit(principal)
     try:
-        raw = await request.body()
-        parsed = parse_chat_request(raw, max_messages=state.config().server.max_messages)
-        deadline_s = deadline(headers)
-    except RouterError as exc:
-        state.refused(exc)
-        raise
-    pipeline: Pipeline = state.pipeline
-    with state.admission() as admitted:
-        if not admitted:
-            state.metrics.record_overload()
-            raise Overloaded(
-                "router is at its in-flight request limit; retry shortly",
-                headers={"retry-after": "1"},
-            )
+        try:
+            raw = await request.body()
+            parsed = parse_chat_request(raw, max_messages=state.config().server.max_messages)
+            deadline_s = deadline(headers)
+        except RouterError as exc:
+            state.refused(exc)
+            raise
+        pipeline: Pipeline = state.pipeline
         facts = _facts_for(request, parsed)
         outcome = await _unless_client_leaves(
             request,
-            pipeline.handle(
-                parsed, _principal(request), headers, deadline_s=deadline_s, facts=facts
-            ),
+            pipeline.handle(parsed, principal, headers, deadline_s=deadline_s, facts=facts),
         )
+    except BaseException:
+        slot.release()
+        raise
+    if not isinstance(outcome, Streamed):
+        slot.release()
         if outcome is None:
             return Response(status_code=CLIENT_CLOSED)  # nobody is left to read it
-        if isinstance(outcome, Answered):
-            return json_response(outcome.body, headers=router_headers(outcome.route))
-    # The admission slot of a stream is held by the stream itself until it ends.
-    return SSEResponse(outcome, state.hold())
+        return json_response(outcome.body, headers=router_headers(outcome.route))
+    # The slot of a stream is held by the stream itself until it ends.
+    return SSEResponse(outcome, slot)
 
 
 def _facts_for(request: Request, parsed: ParsedRequest) -> RequestFacts:

@@ -105,6 +105,15 @@ class ServerSpec(Strict):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
     max_messages: int = Field(2048, gt=0)
     max_in_flight: int = Field(1024, gt=0, description="per worker; beyond it: 503")
+    key_share: float = Field(
+        0.5, gt=0, le=1, description="largest share of max_in_flight one client key may hold"
+    )
+    # Connection limits, applied by ``router serve`` (read at start, not on reload).
+    max_header_bytes: int = Field(64 * 1024, ge=1024, description="request line and headers")
+    header_timeout_s: float = Field(10.0, gt=0, description="to receive a request's headers")
+    min_body_bytes_per_s: int = Field(1024, ge=0, description="slower bodies are cut off")
+    keep_alive_s: int = Field(5, ge=1, description="idle keep-alive connections close after")
+    max_connections: int = Field(2048, gt=0, description="per worker; beyond it: 503")
     baseline_model: str | None = Field(None, description="savings are measured against it")
     circuit_failures: int = Field(5, ge=1, description="consecutive failures that open it")
     circuit_cool_down_s: float = Field(30.0, gt=0, description="open -> half-open after")
