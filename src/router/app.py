@@ -27,7 +27,12 @@ from router.api import admin
 from router.api.access import AccessLogMiddleware
 from router.api.admission import Admission, Slot
 from router.api.auth import Authenticator
-from router.api.middleware import AuthMiddleware, BodyLimitMiddleware, RequestIdMiddleware
+from router.api.middleware import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    ErrorMiddleware,
+    RequestIdMiddleware,
+)
 from router.api.openai import json_response, routes
 from router.cache.response import ResponseCache
 from router.cache.steps import CacheUse
@@ -263,6 +268,7 @@ def create_app(
         Middleware(RequestIdMiddleware),
         *_tracing_middleware(tracing),
         *([Middleware(AccessLogMiddleware)] if logs.access_log else []),
+        Middleware(ErrorMiddleware, refused=state.refused),
         Middleware(
             BodyLimitMiddleware,
             limit=lambda: state.config().server.max_body_bytes,
@@ -377,11 +383,3 @@ def _install_error_handlers(app: FastAPI) -> None:
             err = InvalidRequest(str(exc.detail))
             err.status = exc.status_code
         return json_response(err.body(), err.status, dict(exc.headers or {}))
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        rid = request.scope.get("state", {}).get("request_id")
-        log.exception("unhandled error (request %s)", rid)
-        err = RouterError(f"internal error in router (request id {rid}); it has been logged")
-        # This handler runs outside the request-id middleware: add the header here.
-        return json_response(err.body(), 500, {"x-request-id": rid} if rid else None)

@@ -27,7 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-AttemptKind = Literal["status", "timeout", "connect", "protocol", "circuit_open"]
+AttemptKind = Literal[
+    "status", "timeout", "connect", "protocol", "circuit_open", "deadline", "invalid"
+]
 
 
 class RouterError(Exception):
@@ -140,9 +142,12 @@ class StreamInterrupted(UpstreamFailed):
 class AttemptError:
     """One failed try against one deployment; never carries secrets or raw upstream bodies.
 
-    ``kind`` is one of: ``status`` (upstream answered with an error status), ``timeout``,
-    ``connect`` (could not connect), ``protocol`` (malformed or truncated answer),
-    ``circuit_open`` (skipped without trying).
+    ``kind`` is one of: ``status`` (upstream answered with an error status), ``timeout``
+    (the deployment's own timeouts), ``connect`` (could not connect), ``protocol`` (malformed
+    or truncated answer), ``circuit_open`` (skipped without trying), and two faults that are
+    the client's, never the deployment's: ``deadline`` (the client's own ``x-router-timeout``
+    ran out) and ``invalid`` (the adapter could not even build the provider's request from
+    the client's body).
     """
 
     deployment: str
@@ -153,9 +158,20 @@ class AttemptError:
 
     @property
     def client_fault(self) -> bool:
-        """The request itself was refused (400, 413, 422): retrying or falling back cannot help.
-        Upstream 401/403/404 are the deployment's fault (bad provider key, missing model)."""
-        return self.status in _CLIENT_FAULT
+        """The request itself was refused (400, 413, 422, or it could not be translated):
+        retrying or falling back cannot help. Upstream 401/403/404 are the deployment's fault
+        (bad provider key, missing model)."""
+        return self.status in _CLIENT_FAULT or self.kind == "invalid"
+
+    @property
+    def answered(self) -> bool:
+        """The upstream answered the request with a refusal of it: the deployment is up."""
+        return self.kind == "status" and self.status in _CLIENT_FAULT
+
+    @property
+    def charged(self) -> bool:
+        """Counts against the deployment's health (circuit, error rate)."""
+        return not self.client_fault and self.kind != "deadline"
 
     @property
     def retryable(self) -> bool:
@@ -193,11 +209,16 @@ class AllAttemptsFailed(UpstreamFailed):
 
 
 def _status_for(attempts: list[AttemptError]) -> tuple[int, str, str]:
-    """A request the upstream refused passes through (a 400 is the client's to fix); all-429 stays
-    a 429; all timeouts become 504; open circuits alone become 503; anything else is a 502."""
+    """A request the upstream refused passes through (a 400 is the client's to fix), as does one
+    that could not be translated (400); the client's own deadline is a 504; all-429 stays a
+    429; all timeouts become 504; open circuits alone become 503; anything else is a 502."""
     refused = [a.status for a in attempts if a.client_fault and a.status is not None]
     if refused:
         return refused[-1], "invalid_request_error", "upstream_rejected_request"
+    if any(a.kind == "invalid" for a in attempts):
+        return 400, "invalid_request_error", "invalid_request"
+    if any(a.kind == "deadline" for a in attempts):
+        return 504, "timeout_error", "deadline_exceeded"
     if attempts and all(a.status == 429 for a in attempts):
         return 429, "rate_limit_error", "rate_limit_exceeded"
     if attempts and all(a.kind == "timeout" for a in attempts):

@@ -8,11 +8,12 @@ table-testable. Time comes from an injected clock, never from ``time`` directly.
 Circuit breaker, per deployment::
 
     closed --(N consecutive failures)--> open --(cool-down elapsed)--> half_open
-    half_open --(probe succeeds)--> closed
+    half_open --(probe succeeds, or the upstream refuses the request: it is up)--> closed
     half_open --(probe fails)--> open (cool-down restarts)
 
-In half-open only one probe is let through at a time (``may_attempt``); a probe that never
-reports back (cancelled hedge, crashed task) frees its slot after another cool-down.
+In half-open only one probe is let through at a time (``may_attempt``); a probe that ends
+with no verdict (cancelled, the client's deadline) frees its slot at once, and one that never
+reports back (crashed task) frees it after another cool-down.
 """
 
 from __future__ import annotations
@@ -140,6 +141,26 @@ class Signals:
         dep.probe_since = None
         dep.stats = None
         self._cached = None
+
+    def record_answered(self, deployment: str) -> None:
+        """The deployment answered, refusing the request itself (a 4xx the client caused): it
+        is up. Closes its circuit without a latency or error sample."""
+        dep = self._deployments.get(deployment)
+        if dep is None:
+            return
+        dep.consecutive_failures = 0
+        dep.probe_since = None
+        if dep.state != "closed":
+            self._transition(deployment, dep, "closed")
+            dep.stats = None
+            self._cached = None
+
+    def release_probe(self, deployment: str) -> None:
+        """An attempt ended with no verdict on the deployment (cancelled, the client's own
+        deadline): if it was the half-open probe, the next caller may probe at once."""
+        dep = self._deployments.get(deployment)
+        if dep is not None:
+            dep.probe_since = None
 
     def record_usage(self, model: str, task: str, completion_tokens: int) -> None:
         """Completion tokens of a successful answer: feeds the expected-output EWMA."""

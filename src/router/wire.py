@@ -12,6 +12,8 @@ a pydantic model and never drops a field it did not know how to copy.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +21,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.errors import InvalidRequest
+from router.wire_shapes import check_depth, check_shapes
 
 # Fields that could point router at another host or inject credentials: never forwarded.
 FORBIDDEN_FIELDS = frozenset(
@@ -156,6 +159,7 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:
             param=field,
             code="forbidden_parameter",
         )
+    check_depth(body)
     messages = body.get("messages")
     if isinstance(messages, list) and len(messages) > max_messages:
         raise InvalidRequest(
@@ -167,6 +171,7 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:
         chat = ChatRequest.model_validate(body)
     except ValidationError as exc:
         raise _invalid(exc) from exc
+    check_shapes(body)
     return ParsedRequest(chat, body)
 
 
@@ -186,3 +191,54 @@ def _invalid(exc: ValidationError) -> InvalidRequest:
     return InvalidRequest(
         f"Invalid value for '{param}': {detail}{suffix}", param=param, code="invalid_value"
     )
+
+
+# -- header values ---------------------------------------------------------------------------
+# Numbers in headers are ASCII digits only: ``str.isdigit`` and ``float`` also accept "²",
+# "٣", "1_0", "inf" and "nan", which either crash later or mean nothing.
+_INT = re.compile(r"[0-9]{1,15}")
+_DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?|\.[0-9]{1,15}")
+NUMERIC_HEADERS = ("x-router-timeout", "x-router-max-cost")
+
+
+def header_int(raw: str) -> int | None:
+    """A non-negative integer in ASCII digits, else None."""
+    value = raw.strip()
+    return int(value) if _INT.fullmatch(value) else None
+
+
+def header_number(raw: str) -> float | None:
+    """A non-negative decimal number in ASCII digits (``0.5``, ``12``), else None."""
+    value = raw.strip()
+    return float(value) if _DECIMAL.fullmatch(value) else None
+
+
+def max_age(cache_control: str) -> int | None:
+    """``max-age`` of a ``Cache-Control`` value; 400 when it is there but not a number."""
+    found: int | None = None
+    for part in cache_control.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "max-age":
+            found = header_int(value.strip().strip('"'))
+            if found is None:
+                raise InvalidRequest(
+                    f"invalid max-age in Cache-Control: {value.strip()!r} (expected seconds)",
+                    param="cache-control",
+                    code="invalid_header",
+                )
+    return found
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """Refuse a malformed number in any header router reads (names lower-cased)."""
+    for name in NUMERIC_HEADERS:
+        raw = headers.get(name)
+        if raw is not None and header_number(raw) is None:
+            raise InvalidRequest(
+                f"invalid value {raw[:40]!r} for header {name!r}: expected a number",
+                param=name,
+                code="invalid_header",
+            )
+    cache_control = headers.get("cache-control")
+    if cache_control:
+        max_age(cache_control)

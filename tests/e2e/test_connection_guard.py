@@ -19,7 +19,10 @@ pytestmark = pytest.mark.slow
 
 CONFIG = """\
 server:
-  max_in_flight: 100
+  header_timeout_s: 1
+  keep_alive_s: 1
+  min_body_bytes_per_s: 1000
+  max_connections: 8
 models:
   m:
     pricing: {input_per_mtok: 1, output_per_mtok: 1}

@@ -24,10 +24,12 @@ def test_client_deadline_ends_the_request_with_504(
     assert time.monotonic() - t0 < 1.5
     assert resp.status_code == 504
     body = resp.json()["error"]
-    assert body["code"] == "upstream_timeout"
+    assert body["code"] == "deadline_exceeded"
     assert "request deadline exceeded" in body["message"]
     assert emulators.azure.requests == []  # no time was left for a fallback
-    assert Metrics(router).value("router_upstream_attempts_total", outcome="timeout") == 1
+    # The client's own deadline: an attempt cut short, not a timeout of the deployment.
+    assert Metrics(router).value("router_upstream_attempts_total", outcome="deadline") == 1
+    assert Metrics(router).value("router_upstream_attempts_total", outcome="timeout") == 0
 
 
 def test_policy_deadline_caps_a_longer_client_deadline(

@@ -10,7 +10,7 @@ from router.errors import InvalidRequest, PermissionDenied, UpstreamFailed
 from router.policy.decision import explain
 from router.shapes import ANONYMOUS
 from router.store import StoreError
-from router.wire import parse_chat_request
+from router.wire import check_headers, parse_chat_request
 
 routes = APIRouter()
 
@@ -20,11 +20,13 @@ async def explain_route(request: Request) -> Response:
     """The whole decision for a chat request: matched rule, every candidate with its expected
     cost, latency and quality, those excluded and why. No upstream is called."""
     state = request.app.state.router
+    headers = dict(request.headers.items())
+    check_headers(headers)
     parsed = parse_chat_request(
         await request.body(), max_messages=state.config().server.max_messages
     )
     principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
-    decision = state.pipeline.decision_for(parsed, principal, dict(request.headers.items()))
+    decision = state.pipeline.decision_for(parsed, principal, headers)
     return Response(explain(decision), 200, media_type="application/json")
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from router.errors import InvalidRequest
 from router.pipeline import Route
+from router.wire import header_number
 
 TIMEOUT_HEADER = "x-router-timeout"
 
@@ -43,11 +44,8 @@ def deadline(headers: Mapping[str, str]) -> float | None:
     raw = headers.get(TIMEOUT_HEADER)
     if raw is None:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
+    value = header_number(raw)
+    if value is None or not 0 < value <= 3600:
         raise InvalidRequest(
             "x-router-timeout must be a number of seconds in (0, 3600]", param=TIMEOUT_HEADER
         )

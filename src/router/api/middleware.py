@@ -6,17 +6,21 @@ which is a measurable share of router's budget of well under a millisecond.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.api.auth import PUBLIC_PATHS, Authenticator
 from router.errors import HeadersTooLarge, PayloadTooLarge, RouterError
+from router.wire import header_int
 
+log = logging.getLogger("router")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # All header names and values together; browsers and proxies stop near 8-16 KiB per header.
 MAX_HEADER_BYTES = 64 * 1024
@@ -68,6 +72,46 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class ErrorMiddleware:
+    """The last word on anything the routes did not answer, logged exactly once: a bug is one
+    traceback and a 500 that names the request id; a client that left before its body was
+    complete is one line. Nothing propagates to the server, which would log it again."""
+
+    def __init__(self, app: ASGIApp, refused: Refusal) -> None:
+        self.app = app
+        self.refused = refused
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        rid = scope.get("state", {}).get("request_id")
+        try:
+            await self.app(scope, receive, watch)
+        except ClientDisconnect:
+            log.info("client left before its request body was complete (request %s)", rid)
+            self.refused(_ClientLeft("client closed the request"))
+        except Exception:
+            log.exception("unhandled error (request %s)", rid)
+            if not started:
+                error = RouterError(
+                    f"internal error in router (request id {rid}); it has been logged"
+                )
+                await send_error(send, error, rid)
+
+
+class _ClientLeft(RouterError):
+    status = 499  # nginx's "client closed request": counted, never seen by a client
+    code = "client_closed"
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over the limit: early from Content-Length, else while reading. Headers
     are bounded here too, for servers other than ``router serve`` (whose connection guard,
@@ -102,7 +146,8 @@ class BodyLimitMiddleware:
             return
         limit = self.limit()
         declared = header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        length = header_int(declared) if declared is not None else None
+        if length is not None and length > limit:
             error = _too_large(limit)
             self.refused(error)
             await send_error(send, error, scope.get("state", {}).get("request_id"))

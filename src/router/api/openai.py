@@ -23,7 +23,7 @@ from router.errors import NotFound, RouterError
 from router.pipeline import Outcome, Pipeline, Streamed
 from router.report import RequestFacts
 from router.shapes import ANONYMOUS, CLIENT_CLOSED, Principal
-from router.wire import ParsedRequest, parse_chat_request
+from router.wire import ParsedRequest, check_headers, parse_chat_request
 
 routes = APIRouter()
 
@@ -56,6 +56,7 @@ async def chat_completions(request: Request) -> Response:
     slot = state.admit(principal)
     try:
         try:
+            check_headers(headers)
             raw = await request.body()
             parsed = parse_chat_request(raw, max_messages=state.config().server.max_messages)
             deadline_s = deadline(headers)

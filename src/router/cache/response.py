@@ -28,6 +28,7 @@ from router.cache.replay import chunks_to_completion, completion_to_chunks, with
 from router.policy.decision import CacheSettings
 from router.store import Store, StoreError, StoreHealth
 from router.wire import ChatRequest
+from router.wire import max_age as parse_max_age
 
 # Everything that can change the answer.
 KEY_FIELDS = frozenset(
@@ -121,7 +122,8 @@ def cache_key(chat: ChatRequest, scope: str, namespace: str, label: str = "") ->
 @dataclass(frozen=True, slots=True)
 class CacheDirectives:
     """The request's ``Cache-Control``: ``no-cache`` (do not read), ``no-store`` (do not
-    write), ``max-age=N`` (accept only an entry at most N seconds old)."""
+    write), ``max-age=N`` (accept only an entry at most N seconds old; N in ASCII digits, else
+    the request is refused with a 400)."""
 
     no_cache: bool = False
     no_store: bool = False
@@ -132,19 +134,13 @@ class CacheDirectives:
         if not header:
             return _NO_DIRECTIVES
         no_cache = no_store = False
-        max_age: int | None = None
         for part in header.split(","):
-            name, _, value = part.strip().partition("=")
-            name = name.strip().lower()
+            name = part.strip().partition("=")[0].strip().lower()
             if name == "no-cache":
                 no_cache = True
             elif name == "no-store":
                 no_store = True
-            elif name == "max-age":
-                value = value.strip().strip('"')
-                if value.isdigit():  # an unreadable max-age is ignored, as HTTP caches do
-                    max_age = int(value)
-        return cls(no_cache, no_store, max_age)
+        return cls(no_cache, no_store, parse_max_age(header))
 
 
 _NO_DIRECTIVES = CacheDirectives()

@@ -19,6 +19,7 @@ brings in the next candidate, and the first to answer wins.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -29,11 +30,19 @@ from router.config.catalog import Deployment
 from router.dispatch.attempts import AttemptObserver, AttemptOutcome, IgnoreAttempts
 from router.dispatch.hedge import HedgeOutcome, hedge_delay, race
 from router.dispatch.stream import AnswerStream, Opened, open_attempt
-from router.errors import AllAttemptsFailed, AttemptError, AttemptFailed, AttemptKind
+from router.errors import (
+    AllAttemptsFailed,
+    AttemptError,
+    AttemptFailed,
+    AttemptKind,
+    RouterError,
+)
 from router.policy.decision import Decision, HedgeSettings, RetrySettings
 from router.shapes import Clock, Usage
 from router.upstream import Completion, Upstream
+from router.upstream.failures import UNTRANSLATABLE
 
+log = logging.getLogger("router")
 T = TypeVar("T")
 
 
@@ -58,6 +67,7 @@ class _Won(Generic[T]):
 class _Budget:
     clock: Clock
     deadline: float | None
+    client_deadline: bool = False  # the client's own x-router-timeout is what ends it
     failures: list[AttemptError] = field(default_factory=list)
     hedge: HedgeOutcome | None = None
 
@@ -136,7 +146,8 @@ class Dispatcher:
     def _budget(self, decision: Decision, deadline_s: float | None) -> _Budget:
         limits = [x for x in (deadline_s, decision.deadline_s) if x is not None]
         deadline = self._clock() + min(limits) if limits else None
-        return _Budget(self._clock, deadline)
+        client = deadline_s is not None and deadline_s <= (decision.deadline_s or deadline_s)
+        return _Budget(self._clock, deadline, client)
 
     async def _run(
         self,
@@ -205,6 +216,9 @@ class Dispatcher:
                     return None
                 await self._sleep(wait)
             if not self._fits(budget, 0.0):
+                kind: AttemptKind = "deadline" if budget.client_deadline else "timeout"
+                late = "request deadline exceeded, not tried"
+                budget.failures.append(AttemptError(deployment.name, kind, None, late))
                 raise AllAttemptsFailed(budget.failures)
             retry_of = last.kind if last is not None else None
             t0 = self._clock()
@@ -212,7 +226,7 @@ class Dispatcher:
                 value = await self._within(budget, attempt(deployment))
             except AttemptFailed as exc:
                 last = self._failed(deployment, exc.error, t0, stream, retry_of, budget)
-                if last.client_fault:
+                if last.client_fault or last.kind == "deadline":
                     raise AllAttemptsFailed(budget.failures) from exc
                 if not last.retryable:
                     return None
@@ -223,6 +237,14 @@ class Dispatcher:
                     AttemptOutcome(deployment, False, stream, duration, cancelled=True)
                 )
                 raise
+            except Exception as exc:
+                # The adapter itself failed on this request (a translation refused it by name,
+                # or choked on a shape): the request's fault, never the deployment's.
+                local = _untranslatable(deployment, exc)
+                self._failed(deployment, local, t0, stream, retry_of, budget)
+                if isinstance(exc, RouterError):
+                    raise
+                raise AllAttemptsFailed(budget.failures) from exc
             return _Won(deployment, value, t0, retry_of)
         return None
 
@@ -257,8 +279,11 @@ class Dispatcher:
             async with asyncio.timeout(max(left, 0.0)):
                 return await awaitable
         except TimeoutError as exc:
+            # The client's own deadline says nothing about the deployment; the policy's
+            # (the operator's) counts as the deployment being too slow.
+            kind: AttemptKind = "deadline" if budget.client_deadline else "timeout"
             raise AttemptFailed(
-                AttemptError("deadline", "timeout", None, "request deadline exceeded")
+                AttemptError("deadline", kind, None, "request deadline exceeded")
             ) from exc
 
     def _failed(
@@ -277,3 +302,10 @@ class Dispatcher:
             AttemptOutcome(deployment, False, stream, self._clock() - t0, None, error, retry_of)
         )
         return error
+
+
+def _untranslatable(deployment: Deployment, exc: Exception) -> AttemptError:
+    if isinstance(exc, RouterError):
+        return AttemptError(deployment.name, "invalid", None, exc.message)
+    log.warning("the %s adapter failed on a request", deployment.provider, exc_info=exc)
+    return AttemptError(deployment.name, "invalid", None, UNTRANSLATABLE)

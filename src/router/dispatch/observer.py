@@ -13,7 +13,8 @@ from router.signals import Signals
 
 class LiveObserver:
     """``AttemptObserver`` for dispatch: circuits gate attempts; outcomes feed signals and
-    metrics. A request the upstream refused (400/413/422) is not held against it."""
+    metrics. Faults of the client (a refused or untranslatable request, its own deadline)
+    are not held against the deployment; a refusal even closes its circuit."""
 
     def __init__(self, signals: Signals, metrics: Metrics) -> None:
         self._signals = signals
@@ -25,8 +26,14 @@ class LiveObserver:
     def attempt_finished(self, outcome: AttemptOutcome) -> None:
         d = outcome.deployment
         error = outcome.error
-        # A cancelled attempt (hedge loser, client gone) says nothing about the deployment.
-        if not outcome.cancelled and (error is None or not error.client_fault):
+        if outcome.cancelled or (error is not None and not error.charged):
+            # A cancelled attempt (hedge loser, client gone), the client's own deadline or a
+            # request it got wrong says nothing about the deployment's health or latency...
+            if error is not None and error.answered:
+                self._signals.record_answered(d.name)  # ...but a refusal proves it is up
+            else:
+                self._signals.release_probe(d.name)
+        else:
             self._signals.record_attempt(
                 d.name,
                 ok=outcome.ok,

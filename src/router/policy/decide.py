@@ -30,7 +30,7 @@ from router.policy.difficulty import scaled_quality
 from router.policy.model import Objective, Policy, PolicySet, Rule
 from router.shapes import Principal
 from router.signals import SignalSnapshot
-from router.wire import ChatRequest
+from router.wire import ChatRequest, header_number
 
 OBJECTIVE_HEADER = "x-router-objective"
 TASK_HEADER = "x-router-task"
@@ -344,8 +344,8 @@ def _overrides(
             task = value
         elif kind == "objective" and value in _SINGLE_OBJECTIVES:
             objective = Objective(value, () if value == "priority" else ((value, 1.0),))
-        elif kind == "max_cost" and _is_amount(value):
-            max_cost = float(value)
+        elif kind == "max_cost" and (amount := header_number(value)) is not None:
+            max_cost = amount
         else:
             allowed = {
                 "task": ", ".join(TASK_CLASSES),
@@ -358,14 +358,6 @@ def _overrides(
                 code="invalid_header",
             )
     return task, objective, max_cost
-
-
-def _is_amount(value: str) -> bool:
-    try:
-        amount = float(value)
-    except ValueError:
-        return False
-    return math.isfinite(amount) and amount >= 0
 
 
 def _no_candidate(where: str, excluded: list[Exclusion]) -> Exception:

@@ -17,6 +17,7 @@ like a credential, and the deployment's own key, are masked before a message lea
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 from collections.abc import Iterator, Mapping
@@ -40,6 +41,10 @@ _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)+(?:\w+(?:Exception|Error)\s
 _LITELLM_TAIL = re.compile(
     r"(?:,?\s*Original Response:|\s*Original exception:|\s*Received chunk:|\.?\s*Handle with `).*"
 )
+# Exceptions that are bugs or type confusion inside an adapter or litellm: their text is
+# Python's ("'int' object has no attribute 'get'") and means nothing to a client.
+_PYTHON_ERRORS = (TypeError, AttributeError, KeyError, IndexError, NameError, AssertionError)
+log = logging.getLogger("router")
 _CONNECT_ERRORS = (aiohttp.ClientConnectorError, ConnectionRefusedError, socket.gaierror)
 _DROP_ERRORS = (
     aiohttp.ServerDisconnectedError,
@@ -116,7 +121,28 @@ def from_exception(deployment: Deployment, exc: BaseException, secret: str | Non
         return AttemptError(name, "connect", None, "could not connect")
     if isinstance(exc, _DROP_ERRORS):
         return AttemptError(name, "protocol", None, "connection dropped")
-    return AttemptError(name, "protocol", None, scrub(f"{type(exc).__name__}: {exc}", secret))
+    return _internal(name, exc, secret)
+
+
+def _internal(name: str, exc: BaseException, secret: str | None) -> AttemptError:
+    """An exception of our own code or a library's: logged here with its text; the client
+    reads only that the answer could not be handled."""
+    log.warning("attempt on %s failed inside router: %s", name, scrub(repr(exc), secret))
+    return AttemptError(name, "protocol", None, "the provider's answer could not be handled")
+
+
+def _untranslatable(name: str, exc: BaseException, secret: str | None) -> AttemptError:
+    """litellm failed on its own, with no transport error: it could not handle the request
+    (``"function": 5`` is an ``AttributeError`` deep inside a translation). The request's
+    fault, not the deployment's; the client reads no Python text."""
+    log.warning("litellm could not handle a request for %s: %s", name, scrub(repr(exc), secret))
+    return AttemptError(name, "invalid", None, UNTRANSLATABLE)
+
+
+UNTRANSLATABLE = (
+    "the request cannot be translated for this provider; check its tools, content parts "
+    "and response_format"
+)
 
 
 def from_litellm(deployment: Deployment, exc: BaseException, secret: str | None) -> AttemptError:
@@ -138,7 +164,10 @@ def from_litellm(deployment: Deployment, exc: BaseException, secret: str | None)
     if isinstance(exc, llx.MidStreamFallbackError):
         cause = exc.original_exception or exc
         return AttemptError(name, "protocol", None, _litellm_message(cause, secret))
-    if isinstance(exc, llx.APIConnectionError) or any(isinstance(e, _DROP_ERRORS) for e in chain):
+    dropped = any(isinstance(e, _DROP_ERRORS) for e in chain)
+    if isinstance(exc, llx.APIConnectionError) or dropped:
+        if not dropped and any(isinstance(e, _PYTHON_ERRORS) for e in chain):
+            return _untranslatable(name, chain[-1], secret)
         return AttemptError(name, "protocol", None, _litellm_message(exc, secret))
     status = getattr(exc, "provider_status_code", None) or getattr(exc, "status_code", None)
     if isinstance(status, int) and 400 <= status <= 599:
@@ -147,6 +176,8 @@ def from_litellm(deployment: Deployment, exc: BaseException, secret: str | None)
             headers = getattr(getattr(exc, "response", None), "headers", None)
         wait = retry_after(headers) if isinstance(headers, Mapping) else None
         return AttemptError(name, "status", status, _litellm_message(exc, secret), wait)
+    if any(isinstance(e, _PYTHON_ERRORS) for e in chain):
+        return _internal(name, chain[-1], secret)
     return AttemptError(name, "protocol", None, _litellm_message(exc, secret))
 
 
