@@ -154,8 +154,8 @@ def test_nesting_within_the_limit_is_served(router: RunningRouter) -> None:
 def test_numbers_in_headers_are_ascii_digits_or_a_400(
     router: RunningRouter, name: str, value: str
 ) -> None:
-    # Headers travel as latin-1 bytes: "²" (0xB2) passes str.isdigit(); "١" arrives as
-    # UTF-8 bytes, which is what a client sending it would put on the wire.
+    # Headers travel as latin-1 bytes: "²" (0xB2) passes str.isdigit(); an Arabic-Indic digit
+    # arrives as UTF-8 bytes, which is what a client sending it would put on the wire.
     raw = value.encode("latin-1") if max(map(ord, value)) < 256 else value.encode()
     r = httpx.post(f"{router.v1}/chat/completions", json=HELLO, headers={name: raw})
     assert r.status_code == 400, r.text

@@ -78,7 +78,7 @@ def test_a_client_leaving_mid_body_is_one_line(router: RunningRouter) -> None:
         with socket.create_connection(("127.0.0.1", router.port), timeout=5) as sock:
             sock.sendall(
                 b"POST /v1/chat/completions HTTP/1.1\r\nhost: r\r\n"
-                b"content-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"model\""
+                b'content-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model"'
             )
             time.sleep(0.2)
         assert eventually(lambda: any("left" in r.getMessage() for r in _unique(seen)), 3)
