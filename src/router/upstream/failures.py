@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import aiohttp
+import httpx
 import orjson
 
 from router.config.catalog import Deployment
@@ -45,6 +46,9 @@ _LITELLM_TAIL = re.compile(
 # Python's ("'int' object has no attribute 'get'") and means nothing to a client.
 _PYTHON_ERRORS = (TypeError, AttributeError, KeyError, IndexError, NameError, AssertionError)
 log = logging.getLogger("router")
+# What a request that left router fails with on the way: anything else inside litellm's
+# "connection error" happened before it was sent.
+_TRANSPORT_ERRORS = (OSError, TimeoutError, httpx.HTTPError, aiohttp.ClientError)
 _CONNECT_ERRORS = (aiohttp.ClientConnectorError, ConnectionRefusedError, socket.gaierror)
 _DROP_ERRORS = (
     aiohttp.ServerDisconnectedError,
@@ -132,9 +136,9 @@ def _internal(name: str, exc: BaseException, secret: str | None) -> AttemptError
 
 
 def _untranslatable(name: str, exc: BaseException, secret: str | None) -> AttemptError:
-    """litellm failed on its own, with no transport error: it could not handle the request
-    (``"function": 5`` is an ``AttributeError`` deep inside a translation). The request's
-    fault, not the deployment's; the client reads no Python text."""
+    """litellm failed on its own, with no transport error in the chain: it could not handle
+    the request (``"function": 5`` is an ``AttributeError`` deep inside a translation). The
+    request's fault, not the deployment's; the client reads no Python text."""
     log.warning("litellm could not handle a request for %s: %s", name, scrub(repr(exc), secret))
     return AttemptError(name, "invalid", None, UNTRANSLATABLE)
 
@@ -166,7 +170,7 @@ def from_litellm(deployment: Deployment, exc: BaseException, secret: str | None)
         return AttemptError(name, "protocol", None, _litellm_message(cause, secret))
     dropped = any(isinstance(e, _DROP_ERRORS) for e in chain)
     if isinstance(exc, llx.APIConnectionError) or dropped:
-        if not dropped and any(isinstance(e, _PYTHON_ERRORS) for e in chain):
+        if not any(isinstance(e, _TRANSPORT_ERRORS) for e in chain):
             return _untranslatable(name, chain[-1], secret)
         return AttemptError(name, "protocol", None, _litellm_message(exc, secret))
     status = getattr(exc, "provider_status_code", None) or getattr(exc, "status_code", None)
