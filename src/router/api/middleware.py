@@ -75,7 +75,8 @@ class RequestIdMiddleware:
 class ErrorMiddleware:
     """The last word on anything the routes did not answer, logged exactly once: a bug is one
     traceback and a 500 that names the request id; a client that left before its body was
-    complete is one line. Nothing propagates to the server, which would log it again."""
+    complete is counted (499) and is the access log's one line. Nothing propagates to the
+    server, which would log it again."""
 
     def __init__(self, app: ASGIApp, refused: Refusal) -> None:
         self.app = app
@@ -96,7 +97,8 @@ class ErrorMiddleware:
         try:
             await self.app(scope, receive, watch)
         except ClientDisconnect:
-            log.info("client left before its request body was complete (request %s)", rid)
+            # Not a fault of router's: the access log's 499 line is the record of it.
+            log.debug("client left before its request body was complete (request %s)", rid)
             self.refused(_ClientLeft("client closed the request"))
         except Exception:
             log.exception("unhandled error (request %s)", rid)
