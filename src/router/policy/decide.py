@@ -6,6 +6,7 @@ policy behaviour is a row in a table test. Per request:
 
 1. pick the policy: the client's ``model`` names a policy, an alias (``auto`` -> the default
    policy, unless a policy's ``select`` matches first), or a logical model (routed *direct*);
+   else it matches an alias pattern (``claude-*``: the ids Claude Code sends);
 2. apply the header overrides the policy allows (objective, task, max cost);
 3. take the first rule whose ``when`` matches;
 4. drop candidates that cannot or should not serve (capability, context window, quality, cost,
@@ -67,6 +68,8 @@ def decide(given: DecisionInput) -> Decision:
             return _direct(name, catalog.models[name].deployments, features, headers, snapshot)
         elif name in catalog.deployments:
             return _direct(name, (catalog.deployments[name],), features, headers, snapshot)
+        elif (target := policies.pattern_for(name)) is not None:
+            policy = _select(policies, target, features, principal, headers)
         else:
             raise NotFound(
                 f"model {name!r} is neither a model nor a policy. "

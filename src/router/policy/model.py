@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -146,6 +147,16 @@ class PolicySet:
     policies: Mapping[str, Policy]
     aliases: Mapping[str, str]  # alias -> policy name ("auto" -> the default policy)
     selectors: tuple[Policy, ...]  # policies with a 'select', in definition order
+    # Alias patterns (``claude-*``), in definition order: (pattern, policy name). They name
+    # what clients send that is no policy, alias or model (Claude Code's model ids).
+    patterns: tuple[tuple[str, str], ...] = ()
+
+    def pattern_for(self, name: str) -> str | None:
+        """The policy of the first alias pattern that ``name`` matches, if any."""
+        for pattern, policy in self.patterns:
+            if fnmatch.fnmatchcase(name, pattern):
+                return policy
+        return None
 
     def difficulty_rules(self) -> list[tuple[str, int]]:
         """(policy, rule index) of every rule with a ``difficulty`` condition."""

@@ -188,11 +188,18 @@ def build_policies(
             default_output_tokens=spec.default_output_tokens,
             where=str(entry.locate()),
         )
+    aliases = _aliases(built, entries, catalog, issues)
     return PolicySet(
         MappingProxyType(built),
-        MappingProxyType(_aliases(built, entries, catalog, issues)),
+        MappingProxyType({a: p for a, p in aliases.items() if not is_pattern(a)}),
         tuple(p for p in built.values() if p.select is not None),
+        tuple((a, p) for a, p in aliases.items() if is_pattern(a)),
     )
+
+
+def is_pattern(alias: str) -> bool:
+    """An alias with a wildcard (``claude-*``) matches names rather than being one."""
+    return any(c in alias for c in "*?[")
 
 
 def _aliases(
