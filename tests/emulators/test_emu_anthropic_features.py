@@ -85,6 +85,22 @@ async def test_thinking_comes_first_with_a_signature(anthropic_emu: AnthropicEmu
     assert too_big.status_code == 400  # the budget must stay below max_tokens
 
 
+async def test_thinking_display_omitted_keeps_only_the_signature(
+    anthropic_emu: AnthropicEmulator,
+) -> None:
+    # What Claude Code sends: a budget just below max_tokens, thinking text not displayed.
+    thinking = {"type": "enabled", "budget_tokens": 1999, "display": "omitted"}
+    plain = await post(anthropic_emu, body(thinking=thinking))
+    streamed = await post(anthropic_emu, body(thinking=thinking, stream=True))
+
+    block = plain.json()["content"][0]
+    assert (block["type"], block["thinking"]) == ("thinking", "")
+    assert block["signature"].startswith("emu-sig-")
+    kinds = [d["delta"]["type"] for n, d in parse_sse(streamed.text) if n == "content_block_delta"]
+    assert kinds[0] == "signature_delta"
+    assert "thinking_delta" not in kinds
+
+
 async def test_cache_control_writes_then_reads_the_prompt_cache(
     anthropic_emu: AnthropicEmulator,
 ) -> None:

@@ -5,7 +5,8 @@
 - structured outputs: ``output_config.format`` (and the older beta ``output_format``) with a
   ``json_schema`` make the answer a JSON value valid against the schema;
 - extended thinking: ``thinking: {type: enabled, budget_tokens}`` (at least 1024, below
-  ``max_tokens``) puts a thinking block with a signature before the answer;
+  ``max_tokens``) puts a thinking block with a signature before the answer (its text empty
+  with ``display: omitted``, as Claude Code asks);
 - prompt caching: the prompt up to the last ``cache_control`` breakpoint (tools, then system,
   then messages, Anthropic's order) is written to the emulator's cache the first time and read
   from it after, which shows in ``cache_creation_input_tokens`` / ``cache_read_input_tokens``.
@@ -59,6 +60,7 @@ MIN_THINKING_BUDGET = 1024
 class Extras:
     schema: Mapping[str, Any] | None = None
     thinking: bool = False
+    thinking_shown: bool = True  # False: display "omitted", the block has a signature only
     cache_key: str | None = None  # digest of the cacheable prefix
     cache_tokens: int = 0  # its size
 
@@ -85,7 +87,9 @@ def extras(body: Mapping[str, Any], max_tokens: int) -> Extras | Problem:
     if isinstance(thinking, Problem):
         return thinking
     key, tokens = _cache_prefix(body)
-    return Extras(schema, thinking, key, tokens)
+    config = body.get("thinking")
+    shown = not (isinstance(config, Mapping) and config.get("display") == "omitted")
+    return Extras(schema, thinking, shown, key, tokens)
 
 
 def _output_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | Problem | None:

@@ -43,7 +43,9 @@ class ClaudeCall(ChatCall):
 
     @property
     def thinking(self) -> str | None:
-        return thinking_text(self.prompt.last_user_text) if self.extras.thinking else None
+        if not self.extras.thinking:
+            return None
+        return thinking_text(self.prompt.last_user_text) if self.extras.thinking_shown else ""
 
 
 def _bad(message: str) -> Problem:
@@ -268,12 +270,11 @@ def render_message(call: ChatCall, completion: Completion, message_id: str) -> d
 
 
 def _thinking_frames(thought: str) -> list[bytes]:
-    """A whole thinking block at index 0: start, one thinking delta, its signature, stop."""
+    """A whole thinking block at index 0: start, one thinking delta (none when its display
+    is omitted), its signature, stop."""
     start = {"type": "thinking", "thinking": "", "signature": ""}
-    deltas = [
-        {"type": "thinking_delta", "thinking": thought},
-        {"type": "signature_delta", "signature": signature(thought)},
-    ]
+    shown = [{"type": "thinking_delta", "thinking": thought}] if thought else []
+    deltas = [*shown, {"type": "signature_delta", "signature": signature(thought)}]
     return [
         event_frame(
             "content_block_start",
