@@ -24,9 +24,11 @@ from starlette.responses import Response
 
 from router import events
 from router.api import admin
+from router.api import anthropic as anthropic_api
 from router.api.access import AccessLogMiddleware
 from router.api.admission import Admission, Slot
 from router.api.auth import Authenticator
+from router.api.errors import error_body
 from router.api.middleware import (
     AuthMiddleware,
     BodyLimitMiddleware,
@@ -289,6 +291,7 @@ def create_app(
     )
     app.state.router = state
     app.include_router(routes)
+    app.include_router(anthropic_api.routes)
     app.include_router(admin.routes)
     _install_error_handlers(app)
     return app
@@ -363,14 +366,14 @@ async def _poll(state: RouterState, path: Path, interval: float) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RouterError)
     async def router_error(request: Request, exc: RouterError) -> Response:
-        return json_response(exc.body(), exc.status, exc.headers)
+        return json_response(error_body(exc, request.url.path), exc.status, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", ()))
         err = InvalidRequest(f"invalid request: {first.get('msg', 'bad input')}", param=param)
-        return json_response(err.body(), err.status)
+        return json_response(error_body(err, request.url.path), err.status)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -382,4 +385,4 @@ def _install_error_handlers(app: FastAPI) -> None:
         else:
             err = InvalidRequest(str(exc.detail))
             err.status = exc.status_code
-        return json_response(err.body(), err.status, dict(exc.headers or {}))
+        return json_response(error_body(err, request.url.path), err.status, dict(exc.headers or {}))

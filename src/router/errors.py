@@ -63,6 +63,28 @@ class RouterError(Exception):
             }
         }
 
+    def anthropic_body(self) -> dict[str, Any]:
+        """Anthropic's error shape, for Messages clients: ``{"type": "error", "error":
+        {"type", "message"}}``, the type following the status as Anthropic's does."""
+        kind = _ANTHROPIC_TYPES.get(self.status)
+        if kind is None:
+            kind = "api_error" if self.status >= 500 else "invalid_request_error"
+        return {"type": "error", "error": {"type": kind, "message": self.message}}
+
+
+# Anthropic's error type per status (its SDK picks the exception class by status, not type).
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
 
 class InvalidRequest(RouterError):
     status = 400

@@ -35,6 +35,7 @@ from router.report import RequestFacts, RequestReport
 from router.shapes import CLIENT_CLOSED, Clock, Principal, Usage
 from router.signals import Signals
 from router.tracing import Tracing
+from router.translate.anthropic_events import EventWatch
 from router.wire import ParsedRequest
 
 
@@ -147,10 +148,12 @@ class Pipeline:
         # 3. dispatch
         try:
             if request.stream:
-                stream = await self._dispatch.stream(decision, request.body, deadline_s=deadline_s)
+                stream = await self._dispatch.stream(
+                    decision, request.payload, deadline_s=deadline_s
+                )
             else:
                 answer = await self._dispatch.complete(
-                    decision, request.body, deadline_s=deadline_s
+                    decision, request.payload, deadline_s=deadline_s
                 )
         except BaseException as exc:
             await turn.leave()
@@ -180,12 +183,20 @@ class Pipeline:
         want_usage = request.chat.wants_usage_in_stream
         kept: list[dict[str, Any]] | None = [] if req.turn.collecting else None
         usage: Usage | None = None
+        # Anthropic events (a Messages client) pass on whole: only watched for usage.
+        watch = EventWatch(model) if request.messages is not None else None
         status, error = CLIENT_CLOSED, None  # until the stream completes: the client left
         # Router's own time in a stream is what it spent before the first chunk was ready;
         # after that it only relays, so the rest counts as upstream wait.
         own = max(req.run.first_token(model, stream.deployment.name) - stream.upstream_s, 0.0)
         try:
             async for chunk in stream:
+                if watch is not None:
+                    watch.see(chunk)
+                    if kept is not None:
+                        kept.append(chunk)
+                    yield chunk
+                    continue
                 chunk["model"] = model
                 if kept is not None:
                     kept.append(chunk)
@@ -202,6 +213,7 @@ class Pipeline:
             raise
         finally:
             await stream.aclose()
+            usage = watch.usage if watch is not None else usage
             upstream_s = req.run.elapsed() - own
             await self._settle(req, stream.deployment, status, usage, upstream_s, error, kept)
 

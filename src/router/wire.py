@@ -21,6 +21,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.errors import InvalidRequest
+from router.shapes import MessagesCall
 from router.wire_shapes import check_depth, check_shapes
 
 # Fields that could point router at another host or inject credentials: never forwarded.
@@ -133,14 +134,23 @@ class ChatRequest(BaseModel):
 
 @dataclass(slots=True)
 class ParsedRequest:
-    """A validated request: ``chat`` for reading, ``body`` (the client's JSON) for forwarding."""
+    """A validated request: ``chat`` for reading, ``body`` (the client's JSON) for forwarding.
+
+    From an Anthropic Messages client (``wire_anthropic``), ``messages`` is what goes upstream
+    instead, and ``chat``/``body`` are its translation to OpenAI chat, for reading only."""
 
     chat: ChatRequest
     body: dict[str, Any]
+    messages: MessagesCall | None = None
 
     @property
     def stream(self) -> bool:
         return bool(self.chat.stream)
+
+    @property
+    def payload(self) -> dict[str, Any] | MessagesCall:
+        """What dispatch sends upstream: the Messages request, or the OpenAI body."""
+        return self.body if self.messages is None else self.messages
 
 
 def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:
@@ -170,12 +180,12 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:
     try:
         chat = ChatRequest.model_validate(body)
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise invalid(exc) from exc
     check_shapes(body)
     return ParsedRequest(chat, body)
 
 
-def _invalid(exc: ValidationError) -> InvalidRequest:
+def invalid(exc: ValidationError) -> InvalidRequest:
     err = exc.errors()[0]
     param = ".".join(str(p) for p in err["loc"]) or None
     if err["type"] == "extra_forbidden":

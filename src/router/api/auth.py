@@ -78,7 +78,8 @@ class Authenticator:
         token = _bearer(authorization) or api_key
         if not token:
             raise AuthenticationFailed(
-                "Missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key"
+                "Missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
+                code="missing_api_key",
             )
         presented = digest(token)
         found: _KeyEntry | None = None

@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.api.auth import PUBLIC_PATHS, Authenticator
+from router.api.errors import error_body
 from router.errors import HeadersTooLarge, PayloadTooLarge, RouterError
 from router.wire import header_int
 
@@ -29,14 +30,16 @@ MAX_HEADER_BYTES = 64 * 1024
 Refusal = Callable[[RouterError], None]  # counts a request refused before routing
 
 
-async def send_error(send: Send, error: RouterError, request_id: str | None = None) -> None:
-    """Answer with an OpenAI-shaped error, from code that runs outside the routes."""
+async def send_error(send: Send, error: RouterError, scope: Scope) -> None:
+    """Answer with an error in the route's shape, from code that runs outside the routes."""
     headers = [(b"content-type", b"application/json")]
     headers += [(k.encode(), v.encode()) for k, v in error.headers.items()]
+    request_id = scope.get("state", {}).get("request_id")
     if request_id:
         headers.append((b"x-request-id", request_id.encode()))
+    body = orjson.dumps(error_body(error, scope["path"]))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": orjson.dumps(error.body())})
+    await send({"type": "http.response.body", "body": body})
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -106,7 +109,7 @@ class ErrorMiddleware:
                 error = RouterError(
                     f"internal error in router (request id {rid}); it has been logged"
                 )
-                await send_error(send, error, rid)
+                await send_error(send, error, scope)
 
 
 class _ClientLeft(RouterError):
@@ -141,7 +144,7 @@ class BodyLimitMiddleware:
                 f"request headers are larger than the limit of {header_limit} bytes"
             )
             self.refused(error)
-            await send_error(send, error, scope.get("state", {}).get("request_id"))
+            await send_error(send, error, scope)
             return
         if scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
@@ -152,7 +155,7 @@ class BodyLimitMiddleware:
         if length is not None and length > limit:
             error = _too_large(limit)
             self.refused(error)
-            await send_error(send, error, scope.get("state", {}).get("request_id"))
+            await send_error(send, error, scope)
             return
         seen = 0
 
@@ -188,11 +191,13 @@ class AuthMiddleware:
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         try:
+            # Bearer (OpenAI SDKs), api-key (Azure's), x-api-key (Anthropic's SDK, Claude Code).
+            key = header(scope, b"api-key") or header(scope, b"x-api-key")
             state["principal"] = self.authenticator().authenticate(
-                header(scope, b"authorization"), header(scope, b"api-key")
+                header(scope, b"authorization"), key
             )
         except RouterError as exc:
             self.refused(exc)
-            await send_error(send, exc, state.get("request_id"))
+            await send_error(send, exc, scope)
             return
         await self.app(scope, receive, send)

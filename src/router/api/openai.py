@@ -35,12 +35,12 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
-def _principal(request: Request) -> Principal:
+def principal_of(request: Request) -> Principal:
     principal: Principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
     return principal
 
 
-def _lower_headers(request: Request) -> dict[str, str]:
+def lower_headers(request: Request) -> dict[str, str]:
     # Starlette already lower-cases header names; this makes a plain dict for the pipeline.
     return dict(request.headers.items())
 
@@ -49,8 +49,8 @@ def _lower_headers(request: Request) -> dict[str, str]:
 @routes.post("/chat/completions", include_in_schema=False)
 async def chat_completions(request: Request) -> Response:
     state = request.app.state.router
-    headers = _lower_headers(request)
-    principal = _principal(request)
+    headers = lower_headers(request)
+    principal = principal_of(request)
     # Admitted before the body is read: a full worker, or a key over its share, costs nothing
     # more than the headers.
     slot = state.admit(principal)
@@ -64,8 +64,8 @@ async def chat_completions(request: Request) -> Response:
             state.refused(exc)
             raise
         pipeline: Pipeline = state.pipeline
-        facts = _facts_for(request, parsed)
-        outcome = await _unless_client_leaves(
+        facts = facts_for(request, parsed)
+        outcome = await unless_client_leaves(
             request,
             pipeline.handle(parsed, principal, headers, deadline_s=deadline_s, facts=facts),
         )
@@ -81,7 +81,7 @@ async def chat_completions(request: Request) -> Response:
     return SSEResponse(outcome, slot)
 
 
-def _facts_for(request: Request, parsed: ParsedRequest) -> RequestFacts:
+def facts_for(request: Request, parsed: ParsedRequest) -> RequestFacts:
     """The request's routing facts, left in its scope for the access log to write; with
     ``--log-prompts`` (never by default), the last user message's text too."""
     facts = RequestFacts()
@@ -92,7 +92,7 @@ def _facts_for(request: Request, parsed: ParsedRequest) -> RequestFacts:
     return facts
 
 
-async def _unless_client_leaves(
+async def unless_client_leaves(
     request: Request, work: Coroutine[Any, Any, Outcome]
 ) -> Outcome | None:
     """Run the pipeline while watching for the client to leave; if it leaves first, cancel the
@@ -148,12 +148,21 @@ class SSEResponse(Response):
         body = b""
         try:
             async for chunk in self._chunks:
-                body = b"data: " + orjson.dumps(chunk) + b"\n\n"
+                body = self.frame(chunk)
                 await send({"type": "http.response.body", "body": body, "more_body": True})
-            body = _DONE
+            body = self.end
         except RouterError as exc:
-            body = b"data: " + orjson.dumps(exc.body()) + b"\n\n"
+            body = self.error_frame(exc)
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    # The framing: OpenAI's here; the Anthropic route's subclass has its own.
+    end = _DONE
+
+    def frame(self, chunk: dict[str, Any]) -> bytes:
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def error_frame(self, error: RouterError) -> bytes:
+        return b"data: " + orjson.dumps(error.body()) + b"\n\n"
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -165,13 +174,13 @@ async def _disconnected(receive: Receive) -> None:
 @routes.get("/models", include_in_schema=False)
 async def list_models(request: Request) -> Response:
     state = request.app.state.router
-    return json_response({"object": "list", "data": state.model_cards(_principal(request))})
+    return json_response({"object": "list", "data": state.model_cards(principal_of(request))})
 
 
 @routes.get("/v1/models/{model_id:path}")
 async def get_model(request: Request, model_id: str) -> Response:
     state = request.app.state.router
-    for card in state.model_cards(_principal(request)):
+    for card in state.model_cards(principal_of(request)):
         if card["id"] == model_id:
             return json_response(card)
     raise NotFound(f"The model '{model_id}' does not exist", param="model", code="model_not_found")

@@ -14,6 +14,12 @@ from typing import ClassVar, Protocol
 import orjson
 
 from router.cache.replay import JSON, finished
+from router.translate.anthropic_events import (
+    events_complete,
+    is_event,
+    is_message,
+    message_complete,
+)
 
 _FORMAT = 1  # bump when the stored shape changes; older entries then read as misses
 
@@ -44,7 +50,8 @@ class CachedUsage:
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
     """Exactly one of ``completion`` (a ``chat.completion`` body) or ``chunks`` (the
-    ``chat.completion.chunk`` bodies of a stream, in order) is set."""
+    ``chat.completion.chunk`` bodies of a stream, in order) is set; for an Anthropic Messages
+    client, an Anthropic ``message`` or the events of its stream."""
 
     model: str  # the logical model that answered
     deployment: str
@@ -65,6 +72,10 @@ class CacheEntry:
     @property
     def complete(self) -> bool:
         """Every choice finished: partial or failed answers are never cached."""
+        if self.chunks is not None and self.chunks and is_event(self.chunks[0]):
+            return events_complete(self.chunks)
+        if self.completion is not None and is_message(self.completion):
+            return message_complete(self.completion)
         if self.chunks is not None:
             return finished([c for chunk in self.chunks for c in chunk.get("choices") or ()], True)
         assert self.completion is not None

@@ -26,6 +26,7 @@ from router.cache.entry import Bypass, CacheEntry, CacheObserver, CacheResult, H
 from router.cache.flight import Flight, FlightBoard
 from router.cache.replay import chunks_to_completion, completion_to_chunks, with_usage
 from router.policy.decision import CacheSettings
+from router.shapes import MessagesCall
 from router.store import Store, StoreError, StoreHealth
 from router.wire import ChatRequest
 from router.wire import max_age as parse_max_age
@@ -75,6 +76,11 @@ NOT_KEY_FIELDS = frozenset(
     }
 )
 
+# An Anthropic Messages request's fields that do not change the answer. Every other field is
+# in its key, known to router or not (Anthropic adds fields often; a new one must not make two
+# different requests share an answer).
+MESSAGES_NOT_KEY_FIELDS = frozenset({"metadata", "stream", "service_tier"})
+
 _KEY_VERSION = 1
 PREFIX = "router:cache:"  # every cache key, all versions: what ``purge(None)`` deletes
 _ENTRY_PREFIX = f"{PREFIX}v{_KEY_VERSION}:"
@@ -90,6 +96,9 @@ class CacheKey:
     stream: bool = False
     include_usage: bool = False
     label: str = ""  # the metrics label: the policy name ("direct" for a named model)
+    # An Anthropic Messages answer: served only in the shape it was stored in (streamed or
+    # not, which is part of its key), never converted.
+    messages: bool = False
 
     @property
     def metric_label(self) -> str:
@@ -117,6 +126,16 @@ def cache_key(chat: ChatRequest, scope: str, namespace: str, label: str = "") ->
     material = orjson.dumps([_KEY_VERSION, scope, fields], option=orjson.OPT_SORT_KEYS)
     digest = hashlib.blake2b(material, digest_size=20).hexdigest()
     return CacheKey(scope, namespace, digest, bool(chat.stream), chat.wants_usage_in_stream, label)
+
+
+def messages_cache_key(call: MessagesCall, scope: str, namespace: str, label: str = "") -> CacheKey:
+    fields = {k: v for k, v in call.body.items() if k not in MESSAGES_NOT_KEY_FIELDS}
+    material = orjson.dumps(
+        [_KEY_VERSION, "anthropic-messages", scope, sorted(call.betas), call.stream, fields],
+        option=orjson.OPT_SORT_KEYS,
+    )
+    digest = hashlib.blake2b(material, digest_size=20).hexdigest()
+    return CacheKey(scope, namespace, digest, call.stream, True, label, messages=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +270,12 @@ class ResponseCache:
             return None  # a malformed entry (another writer, a bug): a miss, not a 500
 
     def _shaped(self, key: CacheKey, entry: CacheEntry, age: float) -> Hit:
+        if key.messages:
+            if key.stream and entry.chunks is not None:
+                return Hit(entry, age, chunks=entry.chunks)
+            if not key.stream and entry.completion is not None:
+                return Hit(entry, age, completion=entry.completion)
+            raise ValueError("an Anthropic answer in the other shape")
         usage = None if entry.usage is None else entry.usage.as_openai()
         if key.stream:
             if entry.chunks is not None:

@@ -15,7 +15,12 @@ from typing import Any
 
 from router.cache.entry import CachedUsage, CacheEntry, CacheObserver, CacheResult, Hit
 from router.cache.flight import Flight
-from router.cache.response import CacheDirectives, CacheKey, ResponseCache
+from router.cache.response import (
+    CacheDirectives,
+    CacheKey,
+    ResponseCache,
+    messages_cache_key,
+)
 from router.config.catalog import Deployment
 from router.policy.decision import Decision
 from router.shapes import Principal, Usage
@@ -68,7 +73,10 @@ class CacheUse:
             # The common case on the hot path: skip hashing the request for a key.
             self._observer.on_result(decision.policy, CacheResult.BYPASS)
             return CacheTurn(None, decision, directives, CacheResult.BYPASS)
-        key = self.cache.key(request.chat, scope, principal.namespace, decision.policy)
+        if request.messages is None:
+            key = self.cache.key(request.chat, scope, principal.namespace, decision.policy)
+        else:
+            key = messages_cache_key(request.messages, scope, principal.namespace, decision.policy)
         found = await self.cache.lookup(key, decision.cache, directives)
         if isinstance(found, Hit):
             return CacheTurn(key, decision, directives, found.result, found)

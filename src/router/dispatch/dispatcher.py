@@ -39,7 +39,7 @@ from router.errors import (
 )
 from router.policy.decision import Decision, HedgeSettings, RetrySettings
 from router.shapes import Clock, Usage
-from router.upstream import Completion, Upstream
+from router.upstream import Completion, Payload, Upstream, answer
 from router.upstream.failures import UNTRANSLATABLE
 
 log = logging.getLogger("router")
@@ -92,13 +92,13 @@ class Dispatcher:
         self._sleep = sleep
 
     async def complete(
-        self, decision: Decision, body: dict[str, Any], *, deadline_s: float | None = None
+        self, decision: Decision, body: Payload, *, deadline_s: float | None = None
     ) -> Answer:
         budget = self._budget(decision, deadline_s)
         started = self._clock()
 
         async def attempt(deployment: Deployment) -> Completion:
-            return await self._upstream.complete(deployment, body)
+            return await answer(self._upstream, deployment, body)
 
         async def discard(won: _Won[Completion]) -> Usage | None:
             return won.value.usage
@@ -113,7 +113,7 @@ class Dispatcher:
         )
 
     async def stream(
-        self, decision: Decision, body: dict[str, Any], *, deadline_s: float | None = None
+        self, decision: Decision, body: Payload, *, deadline_s: float | None = None
     ) -> AnswerStream:
         """A stream that has produced its first content chunk; it reports its attempt when it
         ends (see ``AnswerStream``)."""

@@ -19,7 +19,7 @@ from router.dispatch.attempts import AttemptOutcome
 from router.dispatch.hedge import HedgeOutcome
 from router.errors import AttemptError, AttemptFailed, StreamInterrupted
 from router.shapes import Clock
-from router.upstream import ChunkStream, Upstream
+from router.upstream import ChunkStream, Payload, Upstream, open_stream
 
 
 @dataclass(slots=True)
@@ -31,7 +31,7 @@ class Opened:
     first: list[dict[str, Any]]
 
 
-async def open_attempt(upstream: Upstream, deployment: Deployment, body: dict[str, Any]) -> Opened:
+async def open_attempt(upstream: Upstream, deployment: Deployment, body: Payload) -> Opened:
     """One streamed attempt, read ahead to its first content chunk. The adapters bound connect
     and the response headers; this bounds the whole way to the first *content* chunk (a
     role-only opening chunk does not count): ``connect_s + ttft_s``."""
@@ -39,7 +39,7 @@ async def open_attempt(upstream: Upstream, deployment: Deployment, body: dict[st
     source: ChunkStream | None = None
     try:
         async with asyncio.timeout(limit):
-            source = await upstream.stream(deployment, body)
+            source = await open_stream(upstream, deployment, body)
             rest = aiter(source)
             first = await _read_to_content(rest)
     except BaseException as exc:
@@ -122,6 +122,11 @@ class AnswerStream:
         )
 
 
+# Anthropic events that tell the client something: a delta (text, tool input, thinking), or
+# the end of the message.
+_ANTHROPIC_CONTENT = frozenset({"content_block_delta", "message_delta", "message_stop"})
+
+
 async def _read_to_content(chunks: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
     """Read chunks until one carries content (text, tool call or finish); the role-only
     opening chunk does not count, since the client has learned nothing from it."""
@@ -134,6 +139,12 @@ async def _read_to_content(chunks: AsyncIterator[dict[str, Any]]) -> list[dict[s
 
 
 def _has_content(chunk: dict[str, Any]) -> bool:
+    kind = chunk.get("type")
+    if kind is not None:  # an Anthropic stream event (OpenAI chunks have no "type")
+        return kind in _ANTHROPIC_CONTENT or (
+            kind == "content_block_start"
+            and (chunk.get("content_block") or {}).get("type") == "tool_use"
+        )
     for choice in chunk.get("choices") or ():
         if choice.get("finish_reason"):
             return True

@@ -137,9 +137,7 @@ def _answered(span: Span, body: dict[str, Any], usage: Usage | None) -> None:
         span.set_attribute(a.GEN_AI_RESPONSE_MODEL, str(model))
     if response_id := body.get("id"):
         span.set_attribute(a.GEN_AI_RESPONSE_ID, str(response_id))
-    reasons = [
-        str(c["finish_reason"]) for c in body.get("choices") or () if c.get("finish_reason")
-    ]
+    reasons = [str(c["finish_reason"]) for c in body.get("choices") or () if c.get("finish_reason")]
     if reasons:
         span.set_attribute(a.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
     if usage is not None:

@@ -74,3 +74,27 @@ class MessagesUpstream(Upstream, Protocol):
     async def messages_stream(self, deployment: Deployment, call: MessagesCall) -> ChunkStream:
         """As ``stream``, yielding Anthropic events (``message_start`` ... ``message_stop``)."""
         ...
+
+
+# What dispatch sends: an OpenAI chat body, or an Anthropic Messages request.
+Payload = dict[str, Any] | MessagesCall
+
+
+async def answer(upstream: Upstream, deployment: Deployment, payload: Payload) -> Completion:
+    """One attempt at a whole answer, in the wire format the client spoke."""
+    if isinstance(payload, MessagesCall):
+        return await _messages(upstream).messages(deployment, payload)
+    return await upstream.complete(deployment, payload)
+
+
+async def open_stream(upstream: Upstream, deployment: Deployment, payload: Payload) -> ChunkStream:
+    """One streamed attempt, in the wire format the client spoke."""
+    if isinstance(payload, MessagesCall):
+        return await _messages(upstream).messages_stream(deployment, payload)
+    return await upstream.stream(deployment, payload)
+
+
+def _messages(upstream: Upstream) -> MessagesUpstream:
+    if not isinstance(upstream, MessagesUpstream):
+        raise TypeError(f"{type(upstream).__name__} cannot take Anthropic Messages requests")
+    return upstream

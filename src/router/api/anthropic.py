@@ -1,0 +1,148 @@
+"""Anthropic Messages in and out: ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``,
+for the ``anthropic`` SDK and Claude Code (``ANTHROPIC_BASE_URL`` pointed at router).
+
+The request goes through the same pipeline as an OpenAI one, routed by the same policies to any
+deployment: a Claude deployment gets the client's body as sent (with its ``anthropic-beta``
+values), any other model gets it translated to OpenAI chat, and the answer comes back as an
+Anthropic message or Anthropic stream events either way. ``anthropic-version`` and
+``anthropic-beta`` are accepted, as is the ``?beta=true`` query Anthropic's SDK adds for beta
+calls; keys come as ``x-api-key`` or ``Authorization: Bearer``. Errors have Anthropic's shape
+(``api.errors``), also after a stream has started (an ``error`` event).
+
+An OpenAI-side model has no use for some of a request's hints (``thinking``,
+``context_management``, ``output_config.effort``): when one answered, ``x-router-omitted``
+names the hints it did not get.
+
+``count_tokens`` answers with router's own estimate of the prompt (the one routing uses:
+characters / 4, see ``policy.classify``), marked ``x-router-token-count: estimate``; it is not
+Anthropic's tokenizer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from router.api.headers import deadline, router_headers
+from router.api.openai import (
+    SSEResponse,
+    facts_for,
+    json_response,
+    lower_headers,
+    principal_of,
+    unless_client_leaves,
+)
+from router.errors import RouterError
+from router.pipeline import Pipeline, Route, Streamed
+from router.shapes import CLIENT_CLOSED
+from router.translate.anthropic_to_openai import chat_request
+from router.wire import ParsedRequest, check_headers
+from router.wire_anthropic import parse_messages_request
+
+routes = APIRouter()
+
+OMITTED_HEADER = "x-router-omitted"
+
+
+@routes.post("/v1/messages")
+async def messages(request: Request) -> Response:
+    state = request.app.state.router
+    headers = lower_headers(request)
+    principal = principal_of(request)
+    slot = state.admit(principal)  # before the body is read, as on the OpenAI route
+    try:
+        try:
+            check_headers(headers)
+            parsed = parse_messages_request(
+                await request.body(),
+                max_messages=state.config().server.max_messages,
+                betas=_betas(request),
+            )
+            deadline_s = deadline(headers)
+        except RouterError as exc:
+            state.refused(exc)
+            raise
+        pipeline: Pipeline = state.pipeline
+        facts = facts_for(request, parsed)
+        outcome = await unless_client_leaves(
+            request,
+            pipeline.handle(parsed, principal, headers, deadline_s=deadline_s, facts=facts),
+        )
+    except BaseException:
+        slot.release()
+        raise
+    if not isinstance(outcome, Streamed):
+        slot.release()
+        if outcome is None:
+            return Response(status_code=CLIENT_CLOSED)  # nobody is left to read it
+        return json_response(outcome.body, headers=_headers(state, parsed, outcome.route))
+    # The slot of a stream is held by the stream itself until it ends.
+    return AnthropicSSE(outcome, slot, _headers(state, parsed, outcome.route))
+
+
+@routes.post("/v1/messages/count_tokens")
+async def count_tokens(request: Request) -> Response:
+    state = request.app.state.router
+    try:
+        parsed = parse_messages_request(
+            await request.body(),
+            max_messages=state.config().server.max_messages,
+            betas=_betas(request),
+            counting=True,
+        )
+    except RouterError as exc:
+        state.refused(exc)
+        raise
+    # The model must name something routable, as on /v1/messages (else 404); the decision
+    # carries the estimate routing works with.
+    pipeline: Pipeline = state.pipeline
+    decision = pipeline.decision_for(parsed, principal_of(request), lower_headers(request))
+    estimate = decision.prompt_tokens or 0
+    return json_response({"input_tokens": estimate}, headers={"x-router-token-count": "estimate"})
+
+
+def _betas(request: Request) -> tuple[str, ...]:
+    values = request.headers.getlist("anthropic-beta")
+    return tuple(b.strip() for value in values for b in value.split(",") if b.strip())
+
+
+def _headers(state: Any, parsed: ParsedRequest, route: Route) -> dict[str, str]:
+    """The ``x-router-*`` headers, and ``x-router-omitted`` when a model other than Claude
+    answered a request with hints only Claude takes."""
+    out = router_headers(route)
+    deployment = state.config().catalog.deployments.get(route.deployment)
+    if parsed.messages is None or deployment is None or deployment.speaks_messages:
+        return out
+    omitted = chat_request(parsed.messages.body, reading=True).omitted
+    if omitted:
+        out[OMITTED_HEADER] = ",".join(omitted)
+    return out
+
+
+class AnthropicSSE(SSEResponse):
+    """Anthropic's framing: ``event: <type>`` and ``data: <json>`` per event, no end marker
+    (``message_stop`` is the end), and an ``error`` event if the stream fails after starting."""
+
+    end = b""
+
+    def __init__(
+        self,
+        outcome: Streamed,
+        slot: contextlib.AbstractContextManager[None],
+        headers: dict[str, str],
+    ) -> None:
+        super().__init__(outcome, slot)
+        extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        known = {k for k, _ in self.raw_headers}
+        self.raw_headers += [(k, v) for k, v in extra if k not in known]
+
+    def frame(self, chunk: dict[str, Any]) -> bytes:
+        kind = str(chunk.get("type") or "message")
+        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(chunk) + b"\n\n"
+
+    def error_frame(self, error: RouterError) -> bytes:
+        return b"event: error\ndata: " + orjson.dumps(error.anthropic_body()) + b"\n\n"
