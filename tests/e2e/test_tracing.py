@@ -226,3 +226,41 @@ def test_claude_gets_the_traceparent_too(
     assert (
         received.headers["traceparent"] == f"00-{CLIENT_TRACE}-{_hex(call.context.span_id, 16)}-01"
     )
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet", "mai-code-1-flash"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_messages_request_is_traced_like_a_chat(
+    traced: RunningRouter,
+    exported: InMemorySpanExporter,
+    emulators: Emulators,
+    model: str,
+    stream: bool,
+) -> None:
+    body = {
+        "model": model,
+        "max_tokens": 100,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "hello"}],
+    }
+    resp = httpx.post(
+        f"{traced.base_url}/v1/messages",
+        json=body,
+        headers={"traceparent": TRACEPARENT},
+        timeout=30,
+    )
+    deadline = time.monotonic() + 5
+    while _servers(exported) == 0:
+        assert time.monotonic() < deadline, "the request span never ended"
+        time.sleep(0.01)
+
+    assert resp.status_code == 200, resp.text
+    spans = exported.get_finished_spans()
+    [call] = [s for s in spans if s.kind is SpanKind.CLIENT]
+    attrs = dict(call.attributes or {})
+    assert attrs["router.model"] == model
+    assert attrs["gen_ai.usage.input_tokens"] > 0
+    assert attrs["gen_ai.usage.output_tokens"] > 0
+    assert _hex(call.context.trace_id, 32) == CLIENT_TRACE
+    upstream = emulators.anthropic if model == "claude-sonnet" else emulators.foundry
+    assert upstream.requests[-1].headers["traceparent"].split("-")[1] == CLIENT_TRACE

@@ -19,10 +19,11 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, use_span
 
 from router.config.catalog import Deployment
 from router.errors import AttemptFailed
-from router.shapes import Usage
+from router.shapes import MessagesCall, Usage
 from router.tracing import names as a
 from router.tracing.setup import Tracing
-from router.upstream import TRACE_HEADERS, ChunkStream, Completion, Upstream
+from router.translate.anthropic_events import EventWatch
+from router.upstream import TRACE_HEADERS, ChunkStream, Completion, Upstream, as_messages
 
 
 class TracedUpstream:
@@ -53,6 +54,31 @@ class TracedUpstream:
             span.end()
             raise
         return _TracedChunks(chunks, span)
+
+    async def messages(self, deployment: Deployment, call: MessagesCall) -> Completion:
+        """An Anthropic Messages attempt: traced as a chat like any other."""
+        span = self._start(deployment, call.body, stream=False)
+        try:
+            with self._current(span):
+                completion = await as_messages(self._inner).messages(deployment, call)
+        except BaseException as exc:
+            _failed(span, exc)
+            span.end()
+            raise
+        _answered(span, completion.body, completion.usage)
+        span.end()
+        return completion
+
+    async def messages_stream(self, deployment: Deployment, call: MessagesCall) -> ChunkStream:
+        span = self._start(deployment, call.body, stream=True)
+        try:
+            with self._current(span):
+                events = await as_messages(self._inner).messages_stream(deployment, call)
+        except BaseException as exc:
+            _failed(span, exc)
+            span.end()
+            raise
+        return _TracedChunks(events, span, EventWatch())
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -93,9 +119,10 @@ class TracedUpstream:
 class _TracedChunks:
     """The attempt's chunks; the span ends with the stream, with its usage and outcome."""
 
-    def __init__(self, inner: ChunkStream, span: Span) -> None:
+    def __init__(self, inner: ChunkStream, span: Span, events: EventWatch | None = None) -> None:
         self._inner = inner
         self._span = span
+        self._events = events  # set for Anthropic stream events, which carry usage their way
         self._ended = False
         self._chunks = self._relay()
 
@@ -115,11 +142,16 @@ class _TracedChunks:
                 if not last:
                     self._span.add_event("first chunk")
                 last = chunk
-                usage = Usage.from_openai(chunk.get("usage")) or usage
+                if self._events is not None:
+                    self._events.see(chunk)
+                else:
+                    usage = Usage.from_openai(chunk.get("usage")) or usage
                 yield chunk
         except BaseException as exc:
             self._end(exc)
             raise
+        if self._events is not None:
+            last, usage = self._events.start, self._events.usage
         _answered(self._span, last, usage)
         self._end(None)
 

@@ -17,17 +17,20 @@ JSON = dict[str, Any]
 class EventWatch:
     """Watches one stream of Anthropic events; ``see`` each event in order."""
 
-    def __init__(self, model: str) -> None:
-        self._model = model
+    def __init__(self, model: str | None = None) -> None:
+        self._model = model  # None: read only, the events stay as they are
         self._usage: JSON = {}
+        self.start: JSON = {}  # the message_start's message
 
     def see(self, event: JSON) -> None:
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message")
             if isinstance(message, dict):
-                message["model"] = self._model
+                if self._model is not None:
+                    message["model"] = self._model
                 self._usage = dict(message.get("usage") or {})
+                self.start = message
         elif kind == "message_delta":
             for name, value in (event.get("usage") or {}).items():
                 if value is not None:

@@ -83,18 +83,19 @@ Payload = dict[str, Any] | MessagesCall
 async def answer(upstream: Upstream, deployment: Deployment, payload: Payload) -> Completion:
     """One attempt at a whole answer, in the wire format the client spoke."""
     if isinstance(payload, MessagesCall):
-        return await _messages(upstream).messages(deployment, payload)
+        return await as_messages(upstream).messages(deployment, payload)
     return await upstream.complete(deployment, payload)
 
 
 async def open_stream(upstream: Upstream, deployment: Deployment, payload: Payload) -> ChunkStream:
     """One streamed attempt, in the wire format the client spoke."""
     if isinstance(payload, MessagesCall):
-        return await _messages(upstream).messages_stream(deployment, payload)
+        return await as_messages(upstream).messages_stream(deployment, payload)
     return await upstream.stream(deployment, payload)
 
 
-def _messages(upstream: Upstream) -> MessagesUpstream:
+def as_messages(upstream: Upstream) -> MessagesUpstream:
+    """``upstream`` as one that takes Anthropic Messages requests (every ``Upstreams`` does)."""
     if not isinstance(upstream, MessagesUpstream):
         raise TypeError(f"{type(upstream).__name__} cannot take Anthropic Messages requests")
     return upstream
