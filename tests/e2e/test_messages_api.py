@@ -5,6 +5,7 @@ with router's headers, auth, errors, cache, fallback and ``count_tokens``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,12 @@ policies:
     rules:
       - name: one
         candidates: [gpt-4o]
+  hedged:
+    hedge: {delay_s: 0.2}
+    rules:
+      - name: race
+        objective: priority
+        candidates: [mai-code-1-flash, claude-sonnet]
   chain:
     retry: {max_retries: 0}
     rules:
@@ -60,8 +67,23 @@ def running(start_router: RouterFactory, tmp_path: Path, emulators: Emulators) -
     return start_router(directory)
 
 
-def client(router: RunningRouter, key: str = "unused") -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=router.base_url, api_key=key, max_retries=0)
+SDK = Callable[..., anthropic.Anthropic]
+
+
+@pytest.fixture
+def client() -> Iterator[SDK]:
+    """``client(router, key)``: an SDK client for a running router, closed after the test (no
+    sockets left to the garbage collector)."""
+    made: list[anthropic.Anthropic] = []
+
+    def make(router: RunningRouter, key: str = "unused") -> anthropic.Anthropic:
+        sdk = anthropic.Anthropic(base_url=router.base_url, api_key=key, max_retries=0)
+        made.append(sdk)
+        return sdk
+
+    yield make
+    for sdk in made:
+        sdk.close()
 
 
 def ask(text: str = "hello there") -> list[Any]:
@@ -77,7 +99,7 @@ def ask(text: str = "hello there") -> list[Any]:
     ],
 )
 def test_each_model_answers_as_an_anthropic_message(
-    running: RunningRouter, model: str, deployment: str
+    running: RunningRouter, model: str, deployment: str, client: SDK
 ) -> None:
     raw = client(running).messages.with_raw_response.create(
         model=model, max_tokens=200, system="be brief", messages=ask()
@@ -120,7 +142,9 @@ def test_claude_gets_the_body_unchanged_with_the_betas(
     assert sent.headers["anthropic-beta"] == betas
 
 
-def test_streams_from_claude_and_from_an_openai_side_model(running: RunningRouter) -> None:
+def test_streams_from_claude_and_from_an_openai_side_model(
+    running: RunningRouter, client: SDK
+) -> None:
     for model in ("claude-sonnet", "mai-code-1-flash"):
         with client(running).messages.stream(
             model=model, max_tokens=200, messages=ask("stream it")
@@ -154,7 +178,7 @@ def test_raw_stream_framing(running: RunningRouter) -> None:
 
 
 @pytest.mark.parametrize("model", ["mai-code-1-flash", "claude-sonnet"])
-def test_tool_round_trip(running: RunningRouter, model: str) -> None:
+def test_tool_round_trip(running: RunningRouter, model: str, client: SDK) -> None:
     sdk = client(running)
     messages: list[Any] = ask("run ls in the repo")
     first = sdk.messages.create(
@@ -185,7 +209,9 @@ def test_tool_round_trip(running: RunningRouter, model: str) -> None:
     assert "a.py b.py" in second.content[0].text  # type: ignore[union-attr]
 
 
-def test_claude_code_model_ids_route_by_the_alias_pattern(running: RunningRouter) -> None:
+def test_claude_code_model_ids_route_by_the_alias_pattern(
+    running: RunningRouter, client: SDK
+) -> None:
     sdk = client(running)
     code = sdk.messages.with_raw_response.create(
         model="claude-sonnet-4-5-20250929",
@@ -203,7 +229,9 @@ def test_claude_code_model_ids_route_by_the_alias_pattern(running: RunningRouter
     assert chat.headers["x-router-model"] == "claude-sonnet"
 
 
-def test_hints_an_openai_side_model_did_not_get_are_named(running: RunningRouter) -> None:
+def test_hints_an_openai_side_model_did_not_get_are_named(
+    running: RunningRouter, client: SDK
+) -> None:
     raw = client(running).messages.with_raw_response.create(
         model="gpt-4o",
         max_tokens=3000,
@@ -246,7 +274,9 @@ def test_structured_output_from_claude_and_gpt_4o(running: RunningRouter) -> Non
         assert isinstance(value["city"], str)
 
 
-def test_what_an_openai_side_model_cannot_take_is_a_named_400(running: RunningRouter) -> None:
+def test_what_an_openai_side_model_cannot_take_is_a_named_400(
+    running: RunningRouter, client: SDK
+) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
         client(running).messages.create(
             model="gpt-4o", max_tokens=50, messages=ask(), extra_body={"top_k": 5}
@@ -258,7 +288,7 @@ def test_what_an_openai_side_model_cannot_take_is_a_named_400(running: RunningRo
     assert "top_k" in body["error"]["message"]
 
 
-def test_errors_have_anthropic_shape(running: RunningRouter) -> None:
+def test_errors_have_anthropic_shape(running: RunningRouter, client: SDK) -> None:
     sdk = client(running)
     with pytest.raises(anthropic.NotFoundError) as missing:
         sdk.messages.create(model="no-such-model", max_tokens=10, messages=ask())
@@ -285,6 +315,7 @@ def test_x_api_key_is_accepted_and_a_missing_key_is_an_anthropic_401(
     tmp_path: Path,
     emulators: Emulators,
     monkeypatch: pytest.MonkeyPatch,
+    client: SDK,
 ) -> None:
     monkeypatch.setenv("ROUTER_MASTER_KEY", KEY)
     directory = tmp_path / "keyed"
@@ -310,7 +341,7 @@ def test_x_api_key_is_accepted_and_a_missing_key_is_an_anthropic_401(
     assert "x-api-key" in missing.json()["error"]["message"]
 
 
-def test_count_tokens_is_routers_estimate(running: RunningRouter) -> None:
+def test_count_tokens_is_routers_estimate(running: RunningRouter, client: SDK) -> None:
     raw = client(running).messages.with_raw_response.count_tokens(
         model="claude-sonnet-4-5-20250929",
         system="You are a coding agent.",
@@ -325,7 +356,7 @@ def test_count_tokens_is_routers_estimate(running: RunningRouter) -> None:
 
 
 def test_the_cache_serves_a_messages_answer_in_its_own_shape(
-    running: RunningRouter, emulators: Emulators
+    running: RunningRouter, emulators: Emulators, client: SDK
 ) -> None:
     sdk = client(running)
     body: dict[str, Any] = {"model": "cached", "max_tokens": 100, "messages": ask("cache me")}
@@ -372,3 +403,126 @@ def test_a_failure_mid_stream_ends_with_an_error_event(
     assert error["type"] == "error"
     assert error["error"]["type"] == "api_error"
     assert "message_stop" not in reply.text
+
+
+def claude_code_turn(model: str) -> dict[str, Any]:
+    """A second turn shaped as Claude Code 2.x sends it: thinking on (display omitted),
+    context management, cached system blocks, a thinking block and a tool use in the history,
+    a tool result with is_error and cache_control."""
+    cached = {"type": "ephemeral"}
+    read = {
+        "name": "Read",
+        "description": "Read a file",
+        "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
+    }
+    return {
+        "model": model,
+        "max_tokens": 32000,
+        "stream": True,
+        "thinking": {"budget_tokens": 31999, "type": "enabled", "display": "omitted"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "metadata": {"user_id": json.dumps({"device_id": "d1", "session_id": "s1"})},
+        "system": [
+            {"type": "text", "text": "You are Claude Code, a CLI for software engineering."},
+            {
+                "type": "text",
+                "text": "Use the tools to read and edit code.",
+                "cache_control": cached,
+            },
+        ],
+        "tools": [read, BASH],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what does main.py do?", "cache_control": cached}
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "", "signature": "sig-from-claude"},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "Read",
+                        "input": {"file_path": "main.py"},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": "print('hello')",
+                        "is_error": False,
+                        "cache_control": cached,
+                    }
+                ],
+            },
+        ],
+    }
+
+
+CLAUDE_CODE_HEADERS = {
+    "anthropic-version": "2023-06-01",
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,"
+    "context-management-2025-06-27",
+    "x-api-key": "sk-test",
+}
+
+
+def test_a_claude_code_turn_goes_to_mai_translated(
+    running: RunningRouter, emulators: Emulators
+) -> None:
+    reply = httpx.post(
+        f"{running.base_url}/v1/messages?beta=true",
+        json=claude_code_turn("claude-sonnet-4-5"),
+        headers=CLAUDE_CODE_HEADERS,
+    )
+
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-router-policy"] == "claude-code"
+    assert reply.headers["x-router-model"] == "mai-code-1-flash"
+    assert reply.headers["x-router-omitted"] == "thinking,context_management"
+    assert "Answer from MAI-Code-1-Flash using tool result: print('hello')" in "".join(
+        json.loads(line[6:])["delta"].get("text", "")
+        for line in reply.text.splitlines()
+        if line.startswith("data: ") and '"content_block_delta"' in line
+    )
+    sent = emulators.foundry.requests[-1].body
+    assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "tool"]
+    assert sent["messages"][2]["tool_calls"][0]["function"]["name"] == "Read"
+    assert "thinking" not in sent
+    assert "anthropic-beta" not in emulators.foundry.requests[-1].headers
+
+
+def test_a_claude_code_turn_to_claude_is_passed_through(
+    running: RunningRouter, emulators: Emulators
+) -> None:
+    turn = claude_code_turn("claude-sonnet")
+    reply = httpx.post(
+        f"{running.base_url}/v1/messages?beta=true", json=turn, headers=CLAUDE_CODE_HEADERS
+    )
+
+    assert reply.status_code == 200, reply.text
+    assert "x-router-omitted" not in reply.headers
+    sent = emulators.anthropic.requests[-1]
+    assert sent.body == {**turn, "model": "claude-sonnet-4-5"}
+    assert sent.headers["anthropic-beta"] == CLAUDE_CODE_HEADERS["anthropic-beta"]
+    assert "event: message_stop" in reply.text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_slow_first_answer_is_hedged(
+    running: RunningRouter, emulators: Emulators, stream: bool
+) -> None:
+    emulators.foundry.plan(Behaviour(latency_s=3.0))
+    body = {"model": "hedged", "max_tokens": 50, "messages": ask(), "stream": stream}
+    reply = httpx.post(f"{running.base_url}/v1/messages", json=body, timeout=10)
+
+    assert reply.status_code == 200
+    assert reply.headers["x-router-deployment"] == "claude-sonnet@anthropic"
+    assert reply.elapsed.total_seconds() < 2.0
