@@ -1,0 +1,139 @@
+"""Claude Code's print mode, the real client, through router to each of the three models.
+
+Claude Code speaks only Anthropic's Messages API (``POST /v1/messages?beta=true``, streamed,
+``x-api-key``, several ``anthropic-beta`` values, thinking and effort settings, a system prompt
+in cache-controlled blocks). Router answers it natively from Claude and by translation from
+GPT-4o and MAI-Code-1-Flash. The emulators' answers are deterministic ("Answer from <upstream
+model>: ..."), so the text Claude Code prints says which upstream answered.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from support.claude_code import ClaudeRun, require_claude_code, run_claude
+from support.stack import Emulators, RouterFactory, RunningRouter
+
+KEY = "sk-router-claude-code"  # Claude Code sends it as x-api-key
+
+# Claude Code names Claude models (here the id it sends for `--model claude-haiku-4-5`); the
+# policy behind that alias decides who answers: turns that carry tools go to Claude, plain
+# turns to MAI-Code-1-Flash.
+POLICIES = """\
+policies:
+  claude-code:
+    aliases: [claude-haiku-4-5]
+    rules:
+      - name: agent-turns
+        when: {tools: true}
+        candidates: [claude-sonnet]
+      - name: plain-turns
+        candidates: [mai-code-1-flash]
+"""
+
+# router model -> (the emulator that serves it, the model name that emulator sees)
+UPSTREAMS = {
+    "claude-sonnet": ("anthropic", "claude-sonnet-4-5"),
+    "gpt-4o": ("openai", "gpt-4o"),
+    "mai-code-1-flash": ("foundry", "MAI-Code-1-Flash"),
+}
+
+
+@pytest.fixture(autouse=True)
+def _claude_code() -> None:
+    require_claude_code()
+
+
+@pytest.fixture
+def router(start_router: RouterFactory, config_dir: Path) -> RunningRouter:
+    (config_dir / "policies.yaml").write_text(POLICIES, encoding="utf-8")
+    return start_router(config_dir, environ={**os.environ, "ROUTER_MASTER_KEY": KEY})
+
+
+def _claude(home: Path, router: RunningRouter, model: str, prompt: str, *args: str) -> ClaudeRun:
+    return run_claude(home, router.base_url, KEY, prompt, "--model", model, *args)
+
+
+TEXT_ONLY = ("--tools", "")  # no tools: the models answer in text
+READ_TOOL = ("--tools", "Read", "--output-format", "json")  # one read-only tool, JSON result
+
+
+def _served(emulators: Emulators, provider: str) -> list[str]:
+    """Paths of the model calls one emulator answered, oldest first."""
+    emulator = getattr(emulators, provider)
+    return [r.path for r in emulator.requests if r.status == 200]
+
+
+@pytest.mark.parametrize("model", list(UPSTREAMS))
+def test_print_mode_answers_from_each_model(
+    router: RunningRouter, emulators: Emulators, tmp_path: Path, model: str
+) -> None:
+    provider, upstream_model = UPSTREAMS[model]
+    run = _claude(tmp_path, router, model, "write hello world", *TEXT_ONLY)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert run.stdout.startswith(f"Answer from {upstream_model}: "), run.stdout
+    assert _served(emulators, provider), f"{provider} emulator answered nothing"
+    others = {p for p, _ in UPSTREAMS.values()} - {provider}
+    assert not any(_served(emulators, other) for other in others)
+
+
+def test_native_claude_gets_claude_codes_request_as_sent(
+    router: RunningRouter, emulators: Emulators, tmp_path: Path
+) -> None:
+    run = _claude(tmp_path, router, "claude-sonnet", "hello", *TEXT_ONLY)
+    assert run.returncode == 0, run.stderr + run.stdout
+    sent = [r for r in emulators.anthropic.requests if r.status == 200][-1]
+    assert sent.path == "/v1/messages"
+    assert sent.body["model"] == "claude-sonnet-4-5"
+    assert sent.body["stream"] is True
+    # The system prompt keeps its blocks and their prompt-caching marks.
+    system = sent.body["system"]
+    assert isinstance(system, list)
+    assert any(block.get("cache_control") == {"type": "ephemeral"} for block in system)
+    assert sent.header("anthropic-version") == "2023-06-01"
+    assert sent.header("x-api-key") != KEY  # the deployment's key, never the client's
+
+
+@pytest.mark.parametrize("model", list(UPSTREAMS))
+def test_tool_round_trip(
+    router: RunningRouter, emulators: Emulators, tmp_path: Path, model: str
+) -> None:
+    """The model asks for Claude Code's Read tool, Claude Code runs it and sends the result
+    back, and the model answers from it: tool use streamed out, tool result translated in."""
+    _, upstream_model = UPSTREAMS[model]
+    run = _claude(tmp_path, router, model, "look at a file", *READ_TOOL)
+    assert run.returncode == 0, run.stderr + run.stdout
+    result = run.result()
+    assert result["is_error"] is False, result
+    assert result["num_turns"] == 2, result  # the tool call, then the answer
+    # Read was asked for a file that does not exist; the model quotes the tool's answer.
+    assert result["result"].startswith(
+        f"Answer from {upstream_model} using tool result: File does not exist."
+    ), result["result"]
+
+
+def test_policy_routes_claude_codes_turns(
+    router: RunningRouter, emulators: Emulators, tmp_path: Path
+) -> None:
+    plain = _claude(tmp_path, router, "claude-haiku-4-5", "hello", *TEXT_ONLY)
+    assert plain.returncode == 0, plain.stderr + plain.stdout
+    assert plain.stdout.startswith("Answer from MAI-Code-1-Flash: "), plain.stdout
+
+    agent = _claude(tmp_path, router, "claude-haiku-4-5", "look at a file", *READ_TOOL)
+    assert agent.returncode == 0, agent.stderr + agent.stdout
+    assert agent.result()["result"].startswith("Answer from claude-sonnet-4-5 using tool result:")
+    assert _served(emulators, "foundry")
+    assert _served(emulators, "anthropic")
+    assert not _served(emulators, "openai")
+
+
+def test_wrong_key_is_refused_in_anthropics_shape(router: RunningRouter, tmp_path: Path) -> None:
+    run = run_claude(
+        tmp_path, router.base_url, "sk-wrong", "hello", "--model", "gpt-4o", *TEXT_ONLY
+    )
+    assert run.returncode != 0
+    # Claude Code prints the API's status and Anthropic-shaped error message.
+    assert "401" in run.stdout + run.stderr, run.stdout + run.stderr
