@@ -19,13 +19,14 @@ from support.stack import Emulators, RouterFactory, RunningRouter
 
 KEY = "sk-router-claude-code"  # Claude Code sends it as x-api-key
 
-# Claude Code names Claude models (here the id it sends for `--model claude-haiku-4-5`); the
-# policy behind that alias decides who answers: turns that carry tools go to Claude, plain
-# turns to MAI-Code-1-Flash.
+# Claude Code asks for Claude model ids of its own (plain `claude` sends claude-opus-5-5 with
+# the pinned version, `--model sonnet` claude-sonnet-5-5); the policy whose alias pattern takes
+# them decides who answers: turns that carry tools go to Claude, plain turns to
+# MAI-Code-1-Flash. Router's own names (`--model gpt-4o`) still go straight to that model.
 POLICIES = """\
 policies:
   claude-code:
-    aliases: [claude-haiku-4-5]
+    aliases: ["claude-*"]
     rules:
       - name: agent-turns
         when: {tools: true}
@@ -53,8 +54,12 @@ def router(start_router: RouterFactory, config_dir: Path) -> RunningRouter:
     return start_router(config_dir, environ={**os.environ, "ROUTER_MASTER_KEY": KEY})
 
 
-def _claude(home: Path, router: RunningRouter, model: str, prompt: str, *args: str) -> ClaudeRun:
-    return run_claude(home, router.base_url, KEY, prompt, "--model", model, *args)
+def _claude(
+    home: Path, router: RunningRouter, model: str | None, prompt: str, *args: str
+) -> ClaudeRun:
+    """``claude -p PROMPT [--model MODEL] ARGS...``; no model: Claude Code's default."""
+    chosen = ("--model", model) if model is not None else ()
+    return run_claude(home, router.base_url, KEY, prompt, *chosen, *args)
 
 
 TEXT_ONLY = ("--tools", "")  # no tools: the models answer in text
@@ -85,7 +90,11 @@ def test_native_claude_gets_claude_codes_request_as_sent(
 ) -> None:
     run = _claude(tmp_path, router, "claude-sonnet", "hello", *TEXT_ONLY)
     assert run.returncode == 0, run.stderr + run.stdout
-    sent = [r for r in emulators.anthropic.requests if r.status == 200][-1]
+    # Claude Code's first request puts a system turn inside `messages` (a beta); router refuses
+    # it in Anthropic's words before any upstream call, and Claude Code asks again without it.
+    assert [r.status for r in emulators.anthropic.requests] == [200]
+    sent = emulators.anthropic.requests[0]
+    assert [turn["role"] for turn in sent.body["messages"]] == ["user"]
     assert sent.path == "/v1/messages"
     assert sent.body["model"] == "claude-sonnet-4-5"
     assert sent.body["stream"] is True
@@ -118,11 +127,11 @@ def test_tool_round_trip(
 def test_policy_routes_claude_codes_turns(
     router: RunningRouter, emulators: Emulators, tmp_path: Path
 ) -> None:
-    plain = _claude(tmp_path, router, "claude-haiku-4-5", "hello", *TEXT_ONLY)
+    plain = _claude(tmp_path, router, None, "hello", *TEXT_ONLY)  # Claude Code's default model
     assert plain.returncode == 0, plain.stderr + plain.stdout
     assert plain.stdout.startswith("Answer from MAI-Code-1-Flash: "), plain.stdout
 
-    agent = _claude(tmp_path, router, "claude-haiku-4-5", "look at a file", *READ_TOOL)
+    agent = _claude(tmp_path, router, "sonnet", "look at a file", *READ_TOOL)
     assert agent.returncode == 0, agent.stderr + agent.stdout
     assert agent.result()["result"].startswith("Answer from claude-sonnet-4-5 using tool result:")
     assert _served(emulators, "foundry")
