@@ -206,6 +206,12 @@ class AttemptError:
         return f"{self.deployment}: {what} ({self.message})"
 
 
+UNTRANSLATABLE = (
+    "the request cannot be translated for this provider; check its tools, content parts "
+    "and response_format"
+)
+"""What a client reads when its request could not be put into a provider's shape."""
+
 _CLIENT_FAULT = frozenset({400, 413, 422})
 
 

@@ -31,6 +31,7 @@ from router.dispatch.attempts import AttemptObserver, AttemptOutcome, IgnoreAtte
 from router.dispatch.hedge import HedgeOutcome, hedge_delay, race
 from router.dispatch.stream import AnswerStream, Opened, open_attempt
 from router.errors import (
+    UNTRANSLATABLE,
     AllAttemptsFailed,
     AttemptError,
     AttemptFailed,
@@ -40,7 +41,6 @@ from router.errors import (
 from router.policy.decision import Decision, HedgeSettings, RetrySettings
 from router.shapes import Clock, Usage
 from router.upstream import Completion, Payload, Upstream, answer
-from router.upstream.failures import UNTRANSLATABLE
 
 log = logging.getLogger("router")
 T = TypeVar("T")

@@ -28,7 +28,7 @@ import httpx
 import orjson
 
 from router.config.catalog import Deployment
-from router.errors import AttemptError
+from router.errors import UNTRANSLATABLE, AttemptError
 
 _SECRET_SHAPES = re.compile(
     r"(sk-[A-Za-z0-9_\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._\-]{6,}|(?i:api[-_]?key)[\"'=:\s]+[A-Za-z0-9._\-]{6,})"
@@ -141,12 +141,6 @@ def _untranslatable(name: str, exc: BaseException, secret: str | None) -> Attemp
     request's fault, not the deployment's; the client reads no Python text."""
     log.warning("litellm could not handle a request for %s: %s", name, scrub(repr(exc), secret))
     return AttemptError(name, "invalid", None, UNTRANSLATABLE)
-
-
-UNTRANSLATABLE = (
-    "the request cannot be translated for this provider; check its tools, content parts "
-    "and response_format"
-)
 
 
 def from_litellm(deployment: Deployment, exc: BaseException, secret: str | None) -> AttemptError:
