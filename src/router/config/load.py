@@ -32,7 +32,7 @@ class Config:
     server: ServerSpec
     auth: AuthSpec
     catalog: Catalog
-    raw: RawConfig  # kept for owners that validate their own sections (policies, cache, tests)
+    raw: RawConfig  # kept for owners that validate their own sections (policies, tests)
     policies: PolicySet = EMPTY_POLICIES
     tenancy: Tenancy = EMPTY_TENANCY  # keys, access, limits, budgets
     difficulty: DifficultyModel | None = None  # server.difficulty_model, loaded

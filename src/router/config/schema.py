@@ -5,9 +5,10 @@ collected (not just the first) and reported as ``file:line:column: message`` wit
 A directory is read as all of its ``*.yaml`` / ``*.yml`` files (not recursively), merged by
 section; a name defined twice is an error naming both places.
 
-Sections: ``server``, ``auth``, ``models`` (the catalog), ``policies``, ``cache``, ``tests``
-(policy test cases, run by ``router check``). Sections other than the catalog are parsed by
-their owners (``policy``, ``cache``) through ``Section`` entries that keep their source map.
+Sections: ``server``, ``auth``, ``models`` (the catalog), ``policies``, ``tests`` (policy test
+cases, run by ``router check``). Sections other than the catalog are parsed by their owners
+(``policy``, ``tenancy``) through ``Entry`` objects that keep their source map. There is no
+top-level ``cache`` section: caching is set per policy (``policies.<name>.cache``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from router.config.yamlsrc import ConfigError, ConfigIssue, PathKey, SourceMap, 
 TASK_CLASSES = ("code", "reasoning", "general")
 Capability = Literal["tools", "vision", "json_mode", "streaming"]
 
-SECTIONS = ("server", "auth", "models", "policies", "cache", "tests")
+SECTIONS = ("server", "auth", "models", "policies", "tests")
+# Sections people reach for that live elsewhere: the hint says where.
+_MOVED = {"cache": "the response cache is set per policy: policies.<name>.cache (mode, ttl_s)"}
 _NAMED_SECTIONS = ("models", "policies")  # mappings of name -> entry, merged across files
 
 
@@ -189,7 +192,7 @@ class RawConfig:
     """Merged, still-unvalidated sections of all files, each entry with its source."""
 
     files: tuple[str, ...]
-    singles: dict[str, Entry] = field(default_factory=dict)  # server, auth, cache
+    singles: dict[str, Entry] = field(default_factory=dict)  # server, auth
     named: dict[str, dict[str, Entry]] = field(default_factory=dict)  # models, policies
     tests: tuple[Entry, ...] = ()
 
@@ -301,6 +304,7 @@ def _merge_section(
     if section not in SECTIONS:
         close = _closest(section, SECTIONS)
         hint = f"did you mean {close!r}?" if close else f"sections: {', '.join(SECTIONS)}"
+        hint = _MOVED.get(section, hint)
         issues.append(ConfigIssue(key_pos, f"unknown section {section!r}", hint))
     elif section == "tests":
         if not isinstance(value, list):
