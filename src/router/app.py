@@ -51,7 +51,7 @@ from router.errors import (
     RouterError,
 )
 from router.logs import DEFAULT_LOGS, LogSettings
-from router.metrics import Metrics
+from router.metrics import MULTIPROC_ENV, Metrics
 from router.pipeline import Pipeline
 from router.policy.decider import PolicyDecider
 from router.shapes import ANONYMOUS, CircuitState, Principal
@@ -178,8 +178,9 @@ def create_app(
 ) -> FastAPI:
     path = config if isinstance(config, Path) else None
     loaded = load_checked(config) if isinstance(config, Path) else config
-    metrics = metrics or Metrics.create(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-    upstreams = upstream or default_upstreams()
+    env = os.environ if environ is None else environ
+    metrics = metrics or Metrics.create(env.get(MULTIPROC_ENV))
+    upstreams = upstream or default_upstreams(env)
     called: Upstream = upstreams  # what dispatch calls
     if tracing is not None:  # a span per attempt; untraced, the upstream is called directly
         from router.tracing.upstream import TracedUpstream
@@ -193,7 +194,6 @@ def create_app(
     signals = Signals(clock, _signal_settings(loaded.server), circuit_changed)
     metrics.config_loaded(True, time.time())
     publish_circuits(loaded, signals, metrics)
-    env = os.environ if environ is None else environ
     shared = store or create_store(
         env.get("REDIS_URL") or None,
         on_health=lambda ok, detail: events.store_health("redis", ok, detail),

@@ -16,8 +16,8 @@ status like any 5xx. Usage is always known: Anthropic reports it on every answer
 from __future__ import annotations
 
 import asyncio
-import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from router.translate import openai_to_anthropic as to_claude
 from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.anthropic_sse import ChatChunks, EventStream
 from router.upstream.failures import from_exception, from_status
+from router.upstream.pool import Pool, Targets
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -44,8 +45,8 @@ class _Target:
     timeout: aiohttp.ClientTimeout
 
 
-def _target(deployment: Deployment) -> _Target:
-    key = os.environ.get(deployment.api_key_env) if deployment.api_key_env else None
+def _target(deployment: Deployment, environ: Mapping[str, str]) -> _Target:
+    key = environ.get(deployment.api_key_env) if deployment.api_key_env else None
     base = deployment.base_url or DEFAULT_BASE_URL
     root = base[: -len("/v1")] if base.endswith("/v1") else base
     headers = {
@@ -62,28 +63,11 @@ def _target(deployment: Deployment) -> _Target:
 class AnthropicUpstream:
     """``Upstream`` (OpenAI in and out) and ``MessagesUpstream`` (Anthropic in and out)."""
 
-    def __init__(self, *, limit_per_host: int = 0) -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._targets: dict[str, _Target] = {}
-        self._limit_per_host = limit_per_host
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=self._limit_per_host, ttl_dns_cache=300
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=True,
-                trust_env=False,  # never route through an environment proxy
-            )
-        return self._session
-
-    def _for(self, deployment: Deployment) -> _Target:
-        target = self._targets.get(deployment.name)
-        if target is None:
-            target = self._targets[deployment.name] = _target(deployment)
-        return target
+    def __init__(
+        self, *, limit_per_host: int = 0, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self._pool = Pool(limit_per_host=limit_per_host)
+        self._for = Targets(_target, environ)
 
     # -- OpenAI in, OpenAI out ------------------------------------------------------------
 
@@ -134,7 +118,7 @@ class AnthropicUpstream:
     ) -> dict[str, Any]:
         target = self._for(deployment)
         try:
-            async with self._client().post(
+            async with self._pool.client().post(
                 target.url,
                 data=payload,
                 headers=self._headers(target, betas),
@@ -168,7 +152,7 @@ class AnthropicUpstream:
         t = deployment.timeouts
         try:
             async with asyncio.timeout(t.connect_s + t.ttft_s):
-                resp = await self._client().post(
+                resp = await self._pool.client().post(
                     target.url,
                     data=payload,
                     headers=self._headers(target, betas),
@@ -188,6 +172,4 @@ class AnthropicUpstream:
         return EventStream(deployment, resp, target.secret)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._pool.aclose()

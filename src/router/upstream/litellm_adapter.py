@@ -21,6 +21,7 @@ import importlib
 import os
 import time
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -75,9 +76,8 @@ _NOT_OPENAI = ("provider_specific_fields", "citations")
 
 
 def import_litellm() -> Any:
-    """Import litellm (seconds, the first time) without it fetching anything."""
-    # The environment must say "local price map" before the import, or litellm fetches it.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    """Import litellm (seconds, the first time); ``router/__init__`` has already told it, through
+    the environment, not to fetch anything (``settings.make_offline``)."""
     return importlib.import_module("litellm")
 
 
@@ -118,7 +118,8 @@ async def load_litellm() -> Any:
 class LitellmUpstream:
     """``Upstream`` over ``litellm.acompletion``; see the module docstring for the rules."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ  # where the keys are
         self._litellm: Any = None
         self._loading: asyncio.Lock | None = None
         self._client: Any = None  # litellm AsyncHTTPHandler, made on first use
@@ -140,7 +141,7 @@ class LitellmUpstream:
         self, deployment: Deployment, body: dict[str, Any], *, stream: bool
     ) -> tuple[Any, dict[str, Any], str | None]:
         lib = await self._lib()
-        secret = os.environ.get(deployment.api_key_env) if deployment.api_key_env else None
+        secret = self._environ.get(deployment.api_key_env) if deployment.api_key_env else None
         if deployment.api_key_env and not secret:
             # Without this litellm would quietly use its own variable (ANTHROPIC_API_KEY, ...):
             # a missing key is refused as the provider would refuse it, so dispatch falls

@@ -10,7 +10,6 @@ answer can be costed).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from router.errors import AttemptError, AttemptFailed
 from router.shapes import Usage
 from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.failures import from_exception, from_status
+from router.upstream.pool import Pool, Targets
 
 DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1"}
 DEFAULT_API_VERSION = {"azure": "2024-10-21", "azure_ai": "2024-05-01-preview"}
@@ -38,8 +38,8 @@ class _Target:
     timeout: aiohttp.ClientTimeout
 
 
-def _target(deployment: Deployment) -> _Target:
-    key = os.environ.get(deployment.api_key_env) if deployment.api_key_env else None
+def _target(deployment: Deployment, environ: Mapping[str, str]) -> _Target:
+    key = environ.get(deployment.api_key_env) if deployment.api_key_env else None
     base = deployment.base_url or DEFAULT_BASE_URLS.get(deployment.provider)
     if base is None:
         raise AttemptFailed(
@@ -77,35 +77,19 @@ def _traced(headers: dict[str, str]) -> Mapping[str, str]:
 class OpenAICompatUpstream:
     """``Upstream`` for providers that speak OpenAI Chat Completions natively."""
 
-    def __init__(self, *, limit_per_host: int = 0) -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._targets: dict[str, _Target] = {}
-        self._limit_per_host = limit_per_host
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=self._limit_per_host, ttl_dns_cache=300
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                json_serialize=lambda o: orjson.dumps(o).decode(),
-                auto_decompress=True,
-                trust_env=False,  # never route through an environment proxy
-            )
-        return self._session
-
-    def _for(self, deployment: Deployment) -> _Target:
-        target = self._targets.get(deployment.name)
-        if target is None:
-            target = self._targets[deployment.name] = _target(deployment)
-        return target
+    def __init__(
+        self, *, limit_per_host: int = 0, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self._pool = Pool(
+            limit_per_host=limit_per_host, json_serialize=lambda o: orjson.dumps(o).decode()
+        )
+        self._for = Targets(_target, environ)
 
     async def complete(self, deployment: Deployment, body: dict[str, Any]) -> Completion:
         target = self._for(deployment)
         payload = orjson.dumps({**body, "model": deployment.model})
         try:
-            async with self._client().post(
+            async with self._pool.client().post(
                 target.url, data=payload, headers=_traced(target.headers), timeout=target.timeout
             ) as resp:
                 raw = await resp.read()
@@ -139,7 +123,7 @@ class OpenAICompatUpstream:
         t = deployment.timeouts
         try:
             async with asyncio.timeout(t.connect_s + t.ttft_s):
-                resp = await self._client().post(
+                resp = await self._pool.client().post(
                     target.url,
                     data=payload,
                     headers=_traced(target.headers),
@@ -159,9 +143,7 @@ class OpenAICompatUpstream:
         return SSEStream(deployment, resp, target.secret)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._pool.aclose()
 
 
 class SSEStream:

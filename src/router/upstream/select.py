@@ -9,7 +9,7 @@ first use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from router.config.catalog import Deployment
@@ -79,14 +79,15 @@ class Upstreams:
             await self._other.aclose()
 
 
-def default_upstreams() -> Upstreams:
+def default_upstreams(environ: Mapping[str, str] | None = None) -> Upstreams:
+    """The adapters, reading deployment keys from ``environ`` (default: the process's)."""
     from router.upstream.anthropic import AnthropicUpstream
     from router.upstream.openai_compat import OpenAICompatUpstream
 
     def litellm() -> Upstream:
         from router.upstream.litellm_adapter import LitellmUpstream
 
-        return LitellmUpstream()
+        return LitellmUpstream(environ=environ)
 
     async def load(adapter: Upstream) -> None:
         from router.upstream.litellm_adapter import LitellmUpstream
@@ -94,4 +95,9 @@ def default_upstreams() -> Upstreams:
         if isinstance(adapter, LitellmUpstream):
             await adapter.load()
 
-    return Upstreams(OpenAICompatUpstream(), AnthropicUpstream(), litellm, load_other=load)
+    return Upstreams(
+        OpenAICompatUpstream(environ=environ),
+        AnthropicUpstream(environ=environ),
+        litellm,
+        load_other=load,
+    )
