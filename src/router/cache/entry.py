@@ -167,22 +167,3 @@ class CacheObserver(Protocol):
 
     def on_store_error(self, operation: str) -> None:
         """A store call failed (not counted while the store is skipped after a failure)."""
-
-
-class NullObserver:
-    """Reports nothing: for tests and tools that do not collect metrics."""
-
-    def on_result(self, scope: str, result: CacheResult) -> None:
-        return None
-
-    def on_write_failed(self, scope: str) -> None:
-        """An answer that should have been stored was not: the store failed."""
-
-    def on_coalesced(self, scope: str) -> None:
-        return None
-
-    def on_avoided_cost(self, scope: str, model: str, usd: float) -> None:
-        return None
-
-    def on_store_error(self, operation: str) -> None:
-        return None

@@ -29,7 +29,9 @@ from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest, parse_chat_request
 
 
-class KeySpec(Strict):
+class CaseKeySpec(Strict):
+    """The caller a test case pretends to be (``auth.keys`` entries are ``schema.KeySpec``)."""
+
     name: str = "test"
     team: str | None = None
     tags: list[str] = Field(default_factory=list)
@@ -56,7 +58,7 @@ class TestCaseSpec(Strict):
     name: str
     request: dict[str, Any]
     headers: dict[str, str] = Field(default_factory=dict)
-    key: KeySpec | None = None
+    key: CaseKeySpec | None = None
     signals: SignalsSpec = SignalsSpec()
     roll: float = Field(0.0, ge=0, lt=1)
     difficulty: float | None = Field(
@@ -163,7 +165,7 @@ def run_test(entry: Entry, config: Config) -> ConfigIssue | None:
         chat = ChatRequest.model_validate(case.request)
     except ValidationError as exc:
         return ConfigIssue(entry.locate(("request",)), f"{case.name}: invalid request: {exc}")
-    key = case.key or KeySpec()
+    key = case.key or CaseKeySpec()
     principal = Principal(key.name, key.team, frozenset(key.tags))
     headers = {k.lower(): v for k, v in case.headers.items()}
     snapshot = _snapshot(case.signals)

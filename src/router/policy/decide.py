@@ -26,7 +26,7 @@ from router.config.catalog import Catalog, Deployment
 from router.config.schema import TASK_CLASSES
 from router.errors import InvalidRequest, NoHealthyDeployment, NotFound
 from router.policy.classify import Features
-from router.policy.decision import Candidate, Decision, Exclusion
+from router.policy.decision import Candidate, CandidateRole, Decision, Exclusion, ExclusionKind
 from router.policy.difficulty import scaled_quality
 from router.policy.model import Objective, Policy, PolicySet, Rule
 from router.shapes import Principal
@@ -192,7 +192,8 @@ def _assess(
         quality = scaled_quality(quality, top, features.difficulty, features.difficulty_mean)
     cand = Candidate(dep, cost, latency, quality, None, out)
     c = rule.constraints
-    kind, why = "request", None
+    kind: ExclusionKind = "request"
+    why: str | None = None
     missing = (features.required_capabilities | (c.require if soft else frozenset())) - (
         model.capabilities
     )
@@ -378,7 +379,7 @@ def _scored(c: Candidate, score: float) -> Candidate:
     )  # fmt: skip
 
 
-def _with_role(c: Candidate, role: str) -> Candidate:
+def _with_role(c: Candidate, role: CandidateRole) -> Candidate:
     return Candidate(
         c.deployment, c.expected_cost_usd, c.expected_latency_s, c.quality, c.score,
         c.expected_output_tokens, role,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from router.config.catalog import Deployment
 
@@ -53,6 +54,15 @@ class CacheSettings:
     ttl_s: int = 3600
 
 
+CandidateRole = Literal["ranked", "split", "fallback", "direct"]
+"""Why a candidate is where it is: ranked by the objective, the chosen arm of a split, a
+fallback of the rule, or a deployment of a model the client named."""
+
+ExclusionKind = Literal["request", "policy", "signal"]
+"""request: the request needs what it lacks (context, capability); policy: a static constraint
+(quality, cost); signal: live health (circuit, latency, error rate)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One deployment that may answer, with what the policy expected of it."""
@@ -63,16 +73,14 @@ class Candidate:
     quality: float | None = None
     score: float | None = None
     expected_output_tokens: float | None = None  # what the cost estimate assumed
-    role: str = "ranked"  # ranked | split (chosen arm) | fallback | direct
+    role: CandidateRole = "ranked"
 
 
 @dataclass(frozen=True, slots=True)
 class Exclusion:
     deployment: str
     reason: str
-    # request: the request needs what it lacks (context, capability); policy: a static
-    # constraint (quality, cost); signal: live health (circuit, latency, error rate)
-    kind: str = "policy"
+    kind: ExclusionKind = "policy"
 
 
 @dataclass(frozen=True, slots=True)
