@@ -1,4 +1,6 @@
-"""Composition root: ``create_app(config_path, *, upstream, metrics, clock, ...)``.
+"""Composition root: ``create_app(config_path, *, upstream, metrics, store, environ, clock,
+wall_clock, ...)`` builds every part once and wires them; the live objects sit on a
+``RouterState`` (``state``).
 
 Everything with I/O is passed in, so a test builds a whole app per test. The middleware stack
 is one list, outermost first; the lifespan reads like a table of contents.
@@ -12,9 +14,8 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,8 +27,6 @@ from router import events
 from router.api import admin
 from router.api import anthropic as anthropic_api
 from router.api.access import AccessLogMiddleware
-from router.api.admission import Admission, Slot
-from router.api.auth import Authenticator
 from router.api.errors import error_body
 from router.api.middleware import (
     AuthMiddleware,
@@ -40,8 +39,7 @@ from router.cache.response import ResponseCache
 from router.cache.steps import CacheUse
 from router.config.check import load_checked
 from router.config.load import Config
-from router.config.schema import ServerSpec, config_files
-from router.config.yamlsrc import ConfigError
+from router.config.schema import config_files
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.observer import LiveObserver
 from router.errors import (
@@ -54,114 +52,16 @@ from router.logs import DEFAULT_LOGS, LogSettings
 from router.metrics import MULTIPROC_ENV, Metrics
 from router.pipeline import Pipeline
 from router.policy.decider import PolicyDecider
-from router.shapes import ANONYMOUS, CircuitState, Principal
-from router.signals import Signals, SignalSettings
-from router.store import Store, StoreError, create_store
-from router.tenancy.access import GuardedDecider, allows
-from router.tenancy.rules import NameKind
+from router.shapes import CircuitState, Clock
+from router.signals import Signals
+from router.state import RouterState, publish_circuits, signal_settings
+from router.store import Store, create_store
+from router.tenancy.access import GuardedDecider
 from router.tracing import Tracing
 from router.upstream import Upstream
 from router.upstream.select import Upstreams, default_upstreams
 
 log = logging.getLogger("router")
-
-
-class RouterState:
-    """The live objects of one app: config (swapped atomically on reload), pipeline, metrics,
-    and admission (the in-flight limit and each key's share of it)."""
-
-    def __init__(
-        self,
-        config: Config,
-        config_path: Path | None,
-        pipeline_factory: Callable[[RouterState], Pipeline],
-        metrics: Metrics,
-        environ: Mapping[str, str] | None,
-        cache: ResponseCache,
-        signals: Signals,
-        on_reload: Callable[[Config], None] | None = None,
-    ) -> None:
-        self.cache = cache
-        self._on_reload = on_reload
-        self.signals = signals
-        self._config = config
-        self.config_path = config_path
-        self.metrics = metrics
-        self._environ = environ
-        self.authenticator = Authenticator(config.auth, environ)
-        self.admission = Admission(lambda: self._config.server, metrics)
-        self.pipeline = pipeline_factory(self)
-        self.last_reload_error: str | None = None
-        self.logs = DEFAULT_LOGS  # set by create_app: whether prompts may be logged
-
-    def config(self) -> Config:
-        return self._config
-
-    def refused(self, error: RouterError) -> None:
-        self.metrics.record_refusal(error.status, error.code or error.type)
-
-    def reload(self) -> bool:
-        """Load the config again; keep serving the old one if the new one is invalid."""
-        if self.config_path is None:
-            return False
-        try:
-            new = load_checked(self.config_path)
-        except ConfigError as exc:
-            self.last_reload_error = str(exc)
-            self.metrics.record_reload(ok=False)
-            self.metrics.config_loaded(False, time.time())
-            events.config_refused(self.config_path, str(exc))
-            return False
-        self._config = new
-        self.authenticator = Authenticator(new.auth, self._environ)
-        self.signals.reconfigure(_signal_settings(new.server))
-        if self._on_reload is not None:
-            self._on_reload(new)
-        self.last_reload_error = None
-        self.metrics.record_reload(ok=True)
-        self.metrics.config_loaded(True, time.time())
-        publish_circuits(new, self.signals, self.metrics)
-        events.config_reloaded(self.config_path, sorted(new.policies.policies))
-        return True
-
-    def admit(self, principal: Principal) -> Slot:
-        """A slot under the in-flight limit and the key's share; raises when there is none."""
-        return self.admission.admit(principal, per_key=self.authenticator.enabled)
-
-    def model_cards(self, principal: Principal = ANONYMOUS) -> list[dict[str, Any]]:
-        """Logical models, then policies and their aliases: every name this caller may send."""
-        config = self._config
-        policies = config.policies
-        named: list[tuple[NameKind, str]] = [
-            *(("model", n) for n in sorted(config.catalog.models)),
-            *(("policy", n) for n in sorted(policies.policies)),
-            *(("alias", n) for n in sorted(policies.aliases)),
-        ]
-        return [
-            {"id": n, "object": "model", "created": 0, "owned_by": "router"}
-            for kind, n in named
-            if allows(config.tenancy, principal, kind, n)
-        ]
-
-    async def readiness(self) -> dict[str, Any]:
-        report: dict[str, Any] = {
-            "ready": True,
-            "config": {"files": list(self._config.files), "last_reload_error": None},
-        }
-        if self.last_reload_error:
-            report["config"]["last_reload_error"] = self.last_reload_error.splitlines()[0]
-        # A degraded store slows router down (no cache) but does not make it unready. The
-        # ping (bounded by the store's own timeout, skipped while its circuit is open) makes
-        # the answer current, and doubles as the reconnect probe.
-        with contextlib.suppress(StoreError):
-            await self.cache.ping()
-        health = self.cache.health()
-        report["store"] = {
-            "backend": health.backend,
-            "healthy": health.healthy,
-            "detail": health.detail,
-        }
-        return report
 
 
 def create_app(
@@ -171,7 +71,8 @@ def create_app(
     metrics: Metrics | None = None,
     store: Store | None = None,
     environ: Mapping[str, str] | None = None,
-    clock: Callable[[], float] = time.perf_counter,
+    clock: Clock = time.perf_counter,
+    wall_clock: Clock = time.time,
     watch_interval_s: float | None = 1.0,
     logs: LogSettings = DEFAULT_LOGS,
     tracing: Tracing | None = None,
@@ -191,17 +92,18 @@ def create_app(
         metrics.set_circuit_state(deployment, state)
         events.circuit_changed(deployment, state)
 
-    signals = Signals(clock, _signal_settings(loaded.server), circuit_changed)
-    metrics.config_loaded(True, time.time())
+    signals = Signals(clock, signal_settings(loaded.server), circuit_changed)
+    metrics.config_loaded(True, wall_clock())
     publish_circuits(loaded, signals, metrics)
     shared = store or create_store(
         env.get("REDIS_URL") or None,
         on_health=lambda ok, detail: events.store_health("redis", ok, detail),
     )
-    cache = CacheUse(ResponseCache(shared, metrics), metrics)
+    # Entries are stamped with wall time (replicas share them); single-flight waits use ours.
+    cache = CacheUse(ResponseCache(shared, metrics, wall_clock, flight_clock=clock), metrics)
 
     def build_pipeline(state: RouterState) -> Pipeline:
-        dispatcher = Dispatcher(called, LiveObserver(signals, metrics))
+        dispatcher = Dispatcher(called, LiveObserver(signals, metrics), clock=clock)
         return Pipeline(
             state.config,
             GuardedDecider(PolicyDecider(signals)),
@@ -230,7 +132,15 @@ def create_app(
         task.add_done_callback(preparing.discard)
 
     state = RouterState(
-        loaded, path, build_pipeline, metrics, environ, cache.cache, signals, prepare_upstreams
+        loaded,
+        path,
+        build_pipeline,
+        metrics,
+        env,
+        cache.cache,
+        signals,
+        prepare_upstreams,
+        wall_clock=wall_clock,
     )
     state.logs = logs
 
@@ -305,21 +215,6 @@ def _tracing_middleware(tracing: Tracing | None) -> list[Middleware]:
     from router.api.tracing import TracingMiddleware
 
     return [Middleware(TracingMiddleware, tracing=tracing)]
-
-
-def publish_circuits(config: Config, signals: Signals, metrics: Metrics) -> None:
-    """Give every configured deployment its circuit-state series, so dashboards and alerts
-    see it before its breaker first moves (the current state; no transition is counted)."""
-    for name in config.catalog.deployments:
-        metrics.set_circuit_state(name, signals.circuit(name), transition=False)
-
-
-def _signal_settings(server: ServerSpec) -> SignalSettings:
-    return SignalSettings(
-        window_s=server.signal_window_s,
-        failure_threshold=server.circuit_failures,
-        cool_down_s=server.circuit_cool_down_s,
-    )
 
 
 def _on_sighup(state: RouterState) -> bool:

@@ -1,6 +1,7 @@
 """Process settings from the environment, read once at start: where the config is, where to
-listen, where Redis is. Secrets are never read here: config names the variables that hold
-them, and only the code that needs a key reads it."""
+listen. ``REDIS_URL`` and ``PROMETHEUS_MULTIPROC_DIR`` are read by ``create_app`` from the
+environ it is given. Secrets are never read here: config names the variables that hold them,
+and only the code that needs a key reads it, from the environ it was given."""
 
 from __future__ import annotations
 
@@ -33,7 +34,6 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    redis_url: str | None = None
     log_level: str = "info"
     log_format: str = "json"  # or "text", for people
     access_log: bool = True  # one line per request on the router.access logger
@@ -52,7 +52,6 @@ class Settings:
             host=env.get("ROUTER_HOST", d.host),
             port=int(env.get("ROUTER_PORT", d.port)),
             workers=int(env.get("ROUTER_WORKERS", d.workers)),
-            redis_url=env.get("REDIS_URL") or None,
             log_level=env.get("ROUTER_LOG_LEVEL", d.log_level),
             log_format=env.get("ROUTER_LOG_FORMAT", d.log_format),
             access_log=_flag(env.get("ROUTER_ACCESS_LOG"), d.access_log),

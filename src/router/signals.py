@@ -73,9 +73,6 @@ class SignalSnapshot:
         return self.output_tokens.get((model, task))
 
 
-EMPTY_SNAPSHOT = SignalSnapshot()
-
-
 @dataclass(slots=True)
 class _Sample:
     at: float

@@ -4,6 +4,7 @@ allows (they change the decision) or refuses (400 naming the header, no upstream
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,7 +29,8 @@ CAT = "Suggest a name for a cat."
 @pytest.fixture
 def router(tmp_path: Path, emulators: Emulators, start_router: RouterFactory) -> RunningRouter:
     cfg = write_config(tmp_path / "c", emulators, POLICIES, extra=KEYS)
-    return start_router(cfg, environ=ENVIRON)
+    # The app's environ holds provider keys too (the emulators' key is in the process's).
+    return start_router(cfg, environ={**os.environ, **ENVIRON})
 
 
 def _upstream_calls(emulators: Emulators) -> int:

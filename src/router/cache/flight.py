@@ -18,6 +18,7 @@ from enum import Enum
 from types import TracebackType
 
 from router.cache.entry import CacheEntry, Hit
+from router.shapes import Clock
 from router.store import Store, StoreError
 
 _POLL_FIRST_S = 0.01
@@ -40,7 +41,7 @@ class FlightBoard:
         wait_s: float,
         lease_ttl_s: float,
         on_store_error: Callable[[StoreError], None],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.store = store
         self.wait_s = wait_s

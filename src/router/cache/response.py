@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -26,7 +25,7 @@ from router.cache.entry import Bypass, CacheEntry, CacheObserver, CacheResult, H
 from router.cache.flight import Flight, FlightBoard
 from router.cache.replay import chunks_to_completion, completion_to_chunks, with_usage
 from router.policy.decision import CacheSettings
-from router.shapes import MessagesCall
+from router.shapes import Clock, MessagesCall
 from router.store import Store, StoreError, StoreHealth
 from router.wire import ChatRequest
 from router.wire import max_age as parse_max_age
@@ -172,16 +171,21 @@ class ResponseCache:
         self,
         store: Store,
         observer: CacheObserver,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         *,
+        flight_clock: Clock = time.monotonic,
         flight_wait_s: float = 30.0,
         lease_ttl_s: float = 60.0,
     ) -> None:
         self._store = store
         self._observer = observer
-        self._clock = clock
+        self._clock = clock  # wall time: entries carry it, and replicas share entries
         self._board = FlightBoard(
-            store, wait_s=flight_wait_s, lease_ttl_s=lease_ttl_s, on_store_error=self._failed
+            store,
+            wait_s=flight_wait_s,
+            lease_ttl_s=lease_ttl_s,
+            on_store_error=self._failed,
+            clock=flight_clock,
         )
 
     def key(self, chat: ChatRequest, scope: str, namespace: str, label: str = "") -> CacheKey:

@@ -4,7 +4,7 @@ and the functions that record into them (see the package docstring for the list)
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -51,19 +51,20 @@ def status_class(status_code: int) -> str:
     return f"{status_code // 100}xx" if 100 <= status_code <= 599 else "other"
 
 
-def _enable_multiprocess_values(path: str) -> None:
+def _enable_multiprocess_values(path: str, environ: MutableMapping[str, str]) -> None:
     """Make this process write metric values to mmap files under ``path``.
 
     prometheus_client picks its value backend once per process, from the environment,
     when it is first imported. A worker forked from a parent that imported it before
     ``router serve`` set the variable would keep in-memory values that ``/metrics``
     never sees, so align the backend here; the choice is per process by nature.
+    ``environ`` is the process environment (injected; prometheus_client reads it there).
     """
-    current = os.environ.get(MULTIPROC_ENV)
+    current = environ.get(MULTIPROC_ENV)
     if current is not None and os.path.realpath(current) != os.path.realpath(path):
         raise ValueError(f"{MULTIPROC_ENV}={current!r} disagrees with multiprocess_dir={path!r}")
     # The mmap backend reads the directory from the environment when it opens files.
-    os.environ[MULTIPROC_ENV] = path
+    environ[MULTIPROC_ENV] = path
     if not getattr(values.ValueClass, "_multiprocess", False):
         values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
@@ -104,7 +105,12 @@ class Metrics:
     overload_rejections: Counter
 
     @classmethod
-    def create(cls, multiprocess_dir: str | None = None) -> Metrics:
+    def create(
+        cls,
+        multiprocess_dir: str | None = None,
+        *,
+        environ: MutableMapping[str, str] | None = None,
+    ) -> Metrics:
         """Declare every metric on a fresh registry.
 
         ``multiprocess_dir`` is the value of ``PROMETHEUS_MULTIPROC_DIR`` (or None for a
@@ -113,7 +119,9 @@ class Metrics:
         if multiprocess_dir is not None:
             if not os.path.isdir(multiprocess_dir):
                 raise ValueError(f"multiprocess_dir {multiprocess_dir!r} is not a directory")
-            _enable_multiprocess_values(multiprocess_dir)
+            _enable_multiprocess_values(
+                multiprocess_dir, os.environ if environ is None else environ
+            )
         # Process-wide switch in prometheus_client; idempotent, and wanted by every registry.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         r = CollectorRegistry(auto_describe=True)

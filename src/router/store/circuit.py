@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from router.shapes import Clock
+
 # Told when the store turns unhealthy (False, the error) or healthy again (True, "").
 HealthHook = Callable[[bool, str], None]
 
@@ -15,7 +17,7 @@ class Circuit:
     def __init__(
         self,
         cooldown_s: float,
-        clock: Callable[[], float],
+        clock: Clock,
         on_change: HealthHook | None = None,
     ) -> None:
         self._cooldown_s = cooldown_s

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from router.shapes import Clock
 from router.store.base import StoreHealth
 
 
@@ -24,9 +25,7 @@ class _Item:
 class MemoryStore:
     """An LRU map with per-key expiry, bounded to ``max_keys`` so it cannot grow without end."""
 
-    def __init__(
-        self, *, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, *, max_keys: int = 10_000, clock: Clock = time.monotonic) -> None:
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self._items: OrderedDict[str, _Item] = OrderedDict()

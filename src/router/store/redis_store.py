@@ -17,6 +17,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from router.shapes import Clock
 from router.store.base import StoreError, StoreFailure, StoreHealth
 from router.store.circuit import Circuit, HealthHook
 
@@ -45,7 +46,7 @@ class RedisStore:
         timeout_s: float,
         cooldown_s: float = 1.0,
         admin_timeout_s: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = time.monotonic,
         also_close: Sequence[Callable[[], Awaitable[None]]] = (),
         on_health: HealthHook | None = None,
     ) -> None:
