@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from cache_fakes import FakeClock, RecordingObserver
 
 from router.cache.response import ResponseCache
 from router.store import Store
+from support.cache import FakeClock, RecordingObserver
 from support.redis_server import redis_server, redis_url
 from support.stores import store
 

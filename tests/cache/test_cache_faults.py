@@ -8,12 +8,12 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from cache_fakes import FakeClock, RecordingObserver, chat, entry
 
 from router.cache.entry import Bypass, CacheResult, Hit
 from router.cache.response import CacheDirectives, ResponseCache
 from router.policy.decision import CacheMode, CacheSettings
 from router.store import Store, StoreError, create_store
+from support.cache import FakeClock, RecordingObserver, chat, entry
 from support.redis_server import RedisServer
 
 ON = CacheSettings(CacheMode.ON, ttl_s=3600)

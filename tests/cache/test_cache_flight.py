@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from cache_fakes import BrokenStore, FakeClock, RecordingObserver, chat, completion, entry
 
 from router.cache.entry import Hit
 from router.cache.response import CacheDirectives, CacheKey, ResponseCache
 from router.policy.decision import CacheMode, CacheSettings
 from router.store import MemoryStore, Store, create_store
+from support.cache import BrokenStore, FakeClock, RecordingObserver, chat, completion, entry
 from support.redis_server import RedisServer
 
 ON = CacheSettings(CacheMode.ON, ttl_s=3600)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cache_fakes import chat
 
 from router.cache.response import KEY_FIELDS, NOT_KEY_FIELDS, cache_key, namespace_prefix
 from router.wire import ChatRequest
+from support.cache import chat
 
 # A value for every key field that differs from the baseline request below.
 CHANGED: dict[str, Any] = {

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cache_fakes import (
+from hypothesis import given
+from hypothesis import strategies as st
+
+from router.cache.entry import CachedUsage, Hit
+from router.cache.replay import chunks_to_completion, completion_to_chunks, with_usage
+from router.cache.response import CacheDirectives, ResponseCache
+from router.policy.decision import CacheMode, CacheSettings
+from support.cache import (
     chat,
     completion,
     entry,
@@ -13,13 +20,6 @@ from cache_fakes import (
     tool_stream,
     two_choice_stream,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
-from router.cache.entry import CachedUsage, Hit
-from router.cache.replay import chunks_to_completion, completion_to_chunks, with_usage
-from router.cache.response import CacheDirectives, ResponseCache
-from router.policy.decision import CacheMode, CacheSettings
 
 ON = CacheSettings(CacheMode.ON, ttl_s=3600)
 NONE = CacheDirectives()

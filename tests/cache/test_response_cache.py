@@ -6,7 +6,12 @@ import asyncio
 import time
 
 import pytest
-from cache_fakes import (
+
+from router.cache.entry import Bypass, CacheResult, Hit, Miss
+from router.cache.response import CacheDirectives, ResponseCache
+from router.policy.decision import CacheMode, CacheSettings
+from router.store import Store, StoreFailure
+from support.cache import (
     BrokenStore,
     FakeClock,
     RecordingObserver,
@@ -15,11 +20,6 @@ from cache_fakes import (
     entry,
     text_stream,
 )
-
-from router.cache.entry import Bypass, CacheResult, Hit, Miss
-from router.cache.response import CacheDirectives, ResponseCache
-from router.policy.decision import CacheMode, CacheSettings
-from router.store import Store, StoreFailure
 
 ON = CacheSettings(CacheMode.ON, ttl_s=3600)
 NONE = CacheDirectives()

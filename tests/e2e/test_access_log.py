@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from metrics_e2e.traffic import append_yaml
 from router.logs import JsonFormatter, LogSettings, fields_of
 from router.tenancy.keys import key_hash
 from support.stack import RouterFactory, RunningRouter
+from support.traffic import append_yaml
 
 KEY = "sk-access-log-test-5e1f0c"
 MARKER = "zebra-quartz-marker-71"  # prompt text no log line may carry unless asked

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from metrics_e2e.traffic import append_yaml, chat, set_server
 from router.emulators import Behaviour
 from router.logs import fields_of
 from support.stack import Emulators, RouterFactory
+from support.traffic import append_yaml, chat, set_server
 
 
 def _events(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, object]]:

@@ -14,10 +14,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from metrics_e2e.traffic import append_yaml, set_server
 from router.emulators import Behaviour
 from router.tracing import Tracing, tracing_from_env
 from support.stack import Emulators, RouterFactory, RunningRouter
+from support.traffic import append_yaml, set_server
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"

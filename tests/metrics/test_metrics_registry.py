@@ -6,12 +6,12 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from metrics_support import drive_traffic
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 import router.metrics
 from router.metrics import CIRCUIT_STATES, Metrics, status_class
+from support.metrics import drive_traffic
 
 # The only label names allowed: each has a small, bounded set of values.
 ALLOWED_LABELS = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from policy_kit import CATALOG, catalog, chat, model, policies, run, snapshot
 
 from router.errors import InvalidRequest, NotFound
 from router.policy.decide import NoHealthyDeployment
 from router.shapes import Principal
+from support.policy import CATALOG, catalog, chat, model, policies, run, snapshot
 
 POLICIES = policies("""
 policies:

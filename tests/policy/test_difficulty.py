@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import pytest
-from policy_kit import CATALOG, chat, policies, policy_issues
 
 from router.config.load import load_config
 from router.config.yamlsrc import ConfigError, ConfigIssue
@@ -28,6 +27,7 @@ from router.policy.difficulty import (
 )
 from router.shapes import ANONYMOUS
 from router.signals import SignalSnapshot
+from support.policy import CATALOG, chat, policies, policy_issues
 
 
 def export(**over: object) -> dict[str, object]:

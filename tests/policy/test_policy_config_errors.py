@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from policy_kit import CATALOG, policy_issues
 
 from router.config.yamlsrc import ConfigIssue
+from support.policy import CATALOG, policy_issues
 
 HEAD = """\
 policies:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from policy_kit import chat, policies, run, snapshot
 
 from router.shapes import Principal
+from support.policy import chat, policies, run, snapshot
 
 SPLITS = policies("""
 policies:

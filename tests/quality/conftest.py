@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from quality_kit import write_routellm
+
+from support.quality import write_routellm
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from quality_kit import REPO, shared_data
 
 from router.cli import main
 from router.config.load import load_config
+from support.quality import REPO, shared_data
 
 
 @pytest.fixture

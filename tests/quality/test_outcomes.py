@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from quality_kit import CONTAMINATED_MMLU, SUBJECTS
 
 from router.quality import holdout, routellm
 from router.quality.outcomes import read_jsonl, write_jsonl
+from support.quality import CONTAMINATED_MMLU, SUBJECTS
 
 
 def test_routellm_files_map_onto_router_models_and_drop_contaminated_prompts(

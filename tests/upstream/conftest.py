@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from upstream_support import KEY_ENV, LITELLM_CLAUDE, SECRET, TARGETS, Rig, Target
+
+from support.upstream import KEY_ENV, LITELLM_CLAUDE, SECRET, TARGETS, Rig, Target
 
 
 async def _rig(target: Target, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from upstream_support import KEY_ENV, SECRET, TARGETS, WEATHER_TOOL, Rig, ask
 
 from router.emulators import Behaviour
 from router.errors import AttemptFailed, InvalidRequest
 from router.shapes import MessagesCall
 from router.upstream.anthropic import AnthropicUpstream
+from support.upstream import KEY_ENV, SECRET, TARGETS, WEATHER_TOOL, Rig, ask
 
 NATIVE = next(t for t in TARGETS if t.name == "anthropic")
 

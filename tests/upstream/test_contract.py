@@ -8,7 +8,12 @@ from typing import Any
 import jsonschema
 import orjson
 import pytest
-from upstream_support import (
+
+from router.config.catalog import Deployment
+from router.emulators import Behaviour
+from router.errors import AttemptError, AttemptFailed
+from router.upstream import Upstream
+from support.upstream import (
     SECRET,
     WEATHER_TOOL,
     Rig,
@@ -16,11 +21,6 @@ from upstream_support import (
     closed_port,
     deployment_for,
 )
-
-from router.config.catalog import Deployment
-from router.emulators import Behaviour
-from router.errors import AttemptError, AttemptFailed
-from router.upstream import Upstream
 
 
 async def collect(

@@ -7,7 +7,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from upstream_support import SECRET, TARGETS, deployment_for
 
 from router.upstream.failures import (
     from_exception,
@@ -16,6 +15,7 @@ from router.upstream.failures import (
     retry_after,
     scrub,
 )
+from support.upstream import SECRET, TARGETS, deployment_for
 
 DEPLOYMENT = deployment_for(TARGETS[-1], "http://127.0.0.1:1")
 

@@ -8,11 +8,11 @@ import sys
 
 import orjson
 import pytest
-from upstream_support import KEY_ENV, WEATHER_TOOL, Rig, ask
 
 from router.emulators import Behaviour
 from router.errors import AttemptFailed
 from router.upstream.litellm_adapter import openai_chunk
+from support.upstream import KEY_ENV, WEATHER_TOOL, Rig, ask
 
 
 async def test_max_tokens_and_stop_reach_anthropic_and_shape_the_answer(claude: Rig) -> None:

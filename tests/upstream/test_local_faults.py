@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from upstream_support import TARGETS, Rig, ask, deployment_for
 
 from router.config.catalog import Deployment
 from router.dispatch.attempts import AttemptOutcome
@@ -19,6 +18,7 @@ from router.errors import AllAttemptsFailed, AttemptFailed, InvalidRequest
 from router.policy.decision import Candidate, Decision
 from router.upstream import ChunkStream, Completion
 from router.upstream.failures import from_exception
+from support.upstream import TARGETS, Rig, ask, deployment_for
 
 # Shapes ingress refuses too; here they reach the adapter directly, as a shape ingress does
 # not know yet would.

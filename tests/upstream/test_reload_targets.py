@@ -7,12 +7,12 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from upstream_support import TARGETS, Target, ask, deployment_for
 
 from router.emulators import AnthropicEmulator, EmulatorServer, OpenAIEmulator
 from router.upstream import Upstream
 from router.upstream.anthropic import AnthropicUpstream
 from router.upstream.openai_compat import OpenAICompatUpstream
+from support.upstream import TARGETS, Target, ask, deployment_for
 
 NATIVE = [
     (next(t for t in TARGETS if t.name == "openai"), OpenAIEmulator, OpenAICompatUpstream),

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from upstream_support import KEY_ENV, SECRET, TARGETS, deployment_for
 
 from router.config.catalog import Deployment
 from router.emulators import AnthropicEmulator, AzureFoundryEmulator
@@ -18,6 +17,7 @@ from router.upstream import Upstream
 from router.upstream.anthropic import AnthropicUpstream
 from router.upstream.openai_compat import OpenAICompatUpstream
 from router.upstream.select import Upstreams, default_upstreams
+from support.upstream import KEY_ENV, SECRET, TARGETS, deployment_for
 
 FOUNDRY = next(t for t in TARGETS if t.name == "foundry")
 CLAUDE = next(t for t in TARGETS if t.name == "anthropic")

@@ -1,1 +1,0 @@
-"""Metrics tests that drive router's real traffic (see traffic.py)."""
