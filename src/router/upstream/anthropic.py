@@ -15,13 +15,10 @@ status like any 5xx. Usage is always known: Anthropic reports it on every answer
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 
 from router.config.catalog import Deployment
@@ -30,22 +27,13 @@ from router.shapes import MessagesCall
 from router.translate import openai_to_anthropic as to_claude
 from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.anthropic_sse import ChatChunks, EventStream
-from router.upstream.failures import from_exception, from_status
-from router.upstream.pool import Pool, Targets
+from router.upstream.pool import Pool, Target, Targets, timeout_for
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    url: str
-    headers: dict[str, str]
-    secret: str | None
-    timeout: aiohttp.ClientTimeout
-
-
-def _target(deployment: Deployment, environ: Mapping[str, str]) -> _Target:
+def _target(deployment: Deployment, environ: Mapping[str, str]) -> Target:
     key = environ.get(deployment.api_key_env) if deployment.api_key_env else None
     base = deployment.base_url or DEFAULT_BASE_URL
     root = base[: -len("/v1")] if base.endswith("/v1") else base
@@ -55,9 +43,7 @@ def _target(deployment: Deployment, environ: Mapping[str, str]) -> _Target:
     }
     if key:
         headers["x-api-key"] = key
-    t = deployment.timeouts
-    timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s)
-    return _Target(f"{root}/v1/messages", headers, key, timeout)
+    return Target(f"{root}/v1/messages", headers, key, timeout_for(deployment))
 
 
 class AnthropicUpstream:
@@ -106,7 +92,7 @@ class AnthropicUpstream:
 
     # -- the wire -------------------------------------------------------------------------
 
-    def _headers(self, target: _Target, betas: tuple[str, ...]) -> dict[str, str]:
+    def _headers(self, target: Target, betas: tuple[str, ...]) -> dict[str, str]:
         trace = TRACE_HEADERS.get()  # the attempt's traceparent, when tracing is on
         if not betas and not trace:
             return target.headers
@@ -117,28 +103,8 @@ class AnthropicUpstream:
         self, deployment: Deployment, payload: bytes, betas: tuple[str, ...]
     ) -> dict[str, Any]:
         target = self._for(deployment)
-        try:
-            async with self._pool.client().post(
-                target.url,
-                data=payload,
-                headers=self._headers(target, betas),
-                timeout=target.timeout,
-            ) as resp:
-                raw = await resp.read()
-                if resp.status >= 400:
-                    raise AttemptFailed(
-                        from_status(deployment, resp.status, raw, resp.headers, target.secret)
-                    )
-        except AttemptFailed:
-            raise
-        except Exception as exc:
-            raise AttemptFailed(from_exception(deployment, exc, target.secret)) from exc
-        try:
-            message = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise AttemptFailed(
-                AttemptError(deployment.name, "protocol", None, "upstream sent invalid JSON")
-            ) from exc
+        headers = self._headers(target, betas)
+        message = await self._pool.post_json(deployment, target, payload, headers)
         if not isinstance(message, dict) or message.get("type") != "message":
             raise AttemptFailed(
                 AttemptError(deployment.name, "protocol", None, "upstream answer is no message")
@@ -149,26 +115,8 @@ class AnthropicUpstream:
         self, deployment: Deployment, payload: bytes, betas: tuple[str, ...]
     ) -> EventStream:
         target = self._for(deployment)
-        t = deployment.timeouts
-        try:
-            async with asyncio.timeout(t.connect_s + t.ttft_s):
-                resp = await self._pool.client().post(
-                    target.url,
-                    data=payload,
-                    headers=self._headers(target, betas),
-                    timeout=target.timeout,
-                )
-        except Exception as exc:
-            raise AttemptFailed(from_exception(deployment, exc, target.secret)) from exc
-        if resp.status >= 400:
-            try:
-                raw = await resp.read()
-            except Exception:
-                raw = b""
-            resp.release()
-            raise AttemptFailed(
-                from_status(deployment, resp.status, raw, resp.headers, target.secret)
-            )
+        headers = self._headers(target, betas)
+        resp = await self._pool.open_stream(deployment, target, payload, headers)
         return EventStream(deployment, resp, target.secret)
 
     async def aclose(self) -> None:
