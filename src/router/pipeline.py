@@ -29,24 +29,18 @@ from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.hedge import HedgeOutcome
 from router.dispatch.stream import AnswerStream
 from router.errors import AllAttemptsFailed, AttemptError, RouterError
-from router.metrics import Metrics
+from router.metrics import Metrics, Spend
 from router.policy.decision import Decision
 from router.report import RequestFacts, RequestReport
 from router.shapes import CLIENT_CLOSED, Clock, Principal, Usage
 from router.signals import Signals
 from router.tracing import Tracing
 from router.translate.anthropic_events import EventWatch
-from router.wire import ParsedRequest
+from router.wire import Inbound, ParsedRequest
 
 
 class Decider(Protocol):
-    def __call__(
-        self,
-        request: ParsedRequest,
-        principal: Principal,
-        headers: Mapping[str, str],
-        config: Config,
-    ) -> Decision: ...
+    def __call__(self, inbound: Inbound, config: Config) -> Decision: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,32 +81,23 @@ class _Request:
     run: RequestReport
 
 
+@dataclass(frozen=True, slots=True)
 class Pipeline:
-    def __init__(
-        self,
-        config: Callable[[], Config],
-        decide: Decider,
-        dispatcher: Dispatcher,
-        metrics: Metrics,
-        signals: Signals,
-        cache: CacheUse,
-        *,
-        clock: Clock = time.perf_counter,
-        tracing: Tracing | None = None,
-    ) -> None:
-        self._tracing = tracing
-        self._cache = cache
-        self._signals = signals
-        self._config = config
-        self._decide = decide
-        self._dispatch = dispatcher
-        self._metrics = metrics
-        self._clock = clock
+    """The parts the request's way goes through, built once by the app."""
+
+    config: Callable[[], Config]  # the config being served (swapped on reload)
+    decide: Decider
+    dispatch: Dispatcher
+    metrics: Metrics
+    signals: Signals
+    cache: CacheUse
+    clock: Clock = time.perf_counter
+    tracing: Tracing | None = None
 
     def decision_for(
         self, request: ParsedRequest, principal: Principal, headers: Mapping[str, str]
     ) -> Decision:
-        return self._decide(request, principal, headers, self._config())
+        return self.decide(Inbound(request, principal, headers), self.config())
 
     async def handle(
         self,
@@ -124,14 +109,14 @@ class Pipeline:
         facts: RequestFacts | None = None,
     ) -> Outcome:
         """``facts``, when given, is filled in as the request goes (for the access log)."""
-        run = RequestReport(self._metrics, self._clock, request.stream, facts, self._tracing)
+        run = RequestReport(self.metrics, self.clock, request.stream, facts, self.tracing)
         run.requested(request)
-        config = self._config()
+        config = self.config()
 
         # 1. decide
         with run.step("router.decide"):
             try:
-                decision = self._decide(request, principal, headers, config)
+                decision = self.decide(Inbound(request, principal, headers), config)
             except RouterError as exc:
                 run.refused(exc.status, exc.code or exc.type)
                 raise
@@ -139,7 +124,7 @@ class Pipeline:
 
         # 2. the cache: a hit (stored, or from an identical request in flight) answers here
         with run.step("router.cache"):
-            turn = await self._cache.open(decision, request, principal, headers)
+            turn = await self.cache.open(decision, request, principal, headers)
             run.cache(turn.result)
         if turn.hit is not None:
             return self._from_cache(run, decision, turn, turn.hit)
@@ -148,11 +133,11 @@ class Pipeline:
         # 3. dispatch
         try:
             if request.stream:
-                stream = await self._dispatch.stream(
+                stream = await self.dispatch.stream(
                     decision, request.payload, deadline_s=deadline_s
                 )
             else:
-                answer = await self._dispatch.complete(
+                answer = await self.dispatch.complete(
                     decision, request.payload, deadline_s=deadline_s
                 )
         except BaseException as exc:
@@ -249,7 +234,7 @@ class Pipeline:
         charge = bill(req.config.catalog, deployment, usage, req.config.server.baseline_model)
         try:
             if status == 200 and (body is not None or chunks is not None):
-                await self._cache.keep(
+                await self.cache.keep(
                     req.turn, deployment, usage, charge.cost_usd, completion=body, chunks=chunks
                 )
         finally:
@@ -258,15 +243,15 @@ class Pipeline:
         run = req.run
         run.cache(req.turn.result)
         if usage is not None:
-            self._signals.record_usage(model, req.decision.task, usage.completion_tokens)
-            run.billed(
-                model,
-                deployment.name,
-                (usage.prompt_tokens, usage.completion_tokens),
+            self.signals.record_usage(model, req.decision.task, usage.completion_tokens)
+            spend = Spend(
+                usage.prompt_tokens,
+                usage.completion_tokens,
                 charge.cost_usd,
                 charge.baseline,
                 charge.baseline_cost_usd,
             )
+            run.billed(model, deployment.name, spend)
         code = None if error is None else error.code or error.type
         run.finished(status, model, upstream_s=upstream_s, error_code=code)
         return charge.cost_usd

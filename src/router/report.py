@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from router.metrics import Metrics, RequestMetrics
+from router.metrics import Metrics, RequestMetrics, Spend
 from router.shapes import Clock
 from router.tracing import names as a  # plain strings; OpenTelemetry loads only when tracing
 
@@ -181,25 +181,17 @@ class RequestReport:
     def fell_back(self, from_deployment: str, to_deployment: str) -> None:
         self._metrics.fell_back(from_deployment, to_deployment)
 
-    def billed(
-        self,
-        model: str,
-        deployment: str,
-        usage: tuple[int, int],
-        cost_usd: float,
-        baseline: str | None,
-        baseline_cost_usd: float | None,
-    ) -> None:
+    def billed(self, model: str, deployment: str, spend: Spend) -> None:
         facts = self._facts
-        facts.input_tokens, facts.output_tokens = usage
-        facts.cost_usd = cost_usd
-        self._metrics.billed(model, deployment, usage, cost_usd, baseline, baseline_cost_usd)
+        facts.input_tokens, facts.output_tokens = spend.input_tokens, spend.output_tokens
+        facts.cost_usd = spend.cost_usd
+        self._metrics.billed(model, deployment, spend)
         if self._span is not None:
             self._span.set_attributes(
                 {
-                    a.GEN_AI_INPUT_TOKENS: usage[0],
-                    a.GEN_AI_OUTPUT_TOKENS: usage[1],
-                    a.ROUTER_COST: cost_usd,
+                    a.GEN_AI_INPUT_TOKENS: spend.input_tokens,
+                    a.GEN_AI_OUTPUT_TOKENS: spend.output_tokens,
+                    a.ROUTER_COST: spend.cost_usd,
                 }
             )
 

@@ -21,7 +21,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.errors import InvalidRequest
-from router.shapes import MessagesCall
+from router.shapes import MessagesCall, Principal
 from router.wire_shapes import check_depth, check_shapes
 
 # Fields that could point router at another host or inject credentials: never forwarded.
@@ -151,6 +151,17 @@ class ParsedRequest:
     def payload(self) -> dict[str, Any] | MessagesCall:
         """What dispatch sends upstream: the Messages request, or the OpenAI body."""
         return self.body if self.messages is None else self.messages
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One request as routing sees it: the parsed request, who sent it, and its headers
+    (lower-cased names: the override headers, ``cache-control``, what ``select`` and ``when``
+    match on)."""
+
+    request: ParsedRequest
+    principal: Principal
+    headers: Mapping[str, str]
 
 
 def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:

@@ -212,7 +212,7 @@ def test_off_means_no_tracer_no_span_and_no_traceparent_upstream(
     [received] = emulators.openai.requests
     assert "traceparent" not in received.headers  # nothing to continue: the client's stays here
     pipeline = running.app.state.router.pipeline
-    assert pipeline._tracing is None
+    assert pipeline.tracing is None
 
 
 def test_claude_gets_the_traceparent_too(

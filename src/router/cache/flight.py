@@ -14,6 +14,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from enum import Enum
 from types import TracebackType
 
@@ -31,24 +32,17 @@ class _Poll(Enum):
     GAVE_UP = "gave_up"  # deadline passed, or the store failed
 
 
+@dataclass(slots=True)
 class FlightBoard:
     """One per cache: the flights this process is part of, keyed by entry key."""
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        wait_s: float,
-        lease_ttl_s: float,
-        on_store_error: Callable[[StoreError], None],
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self.store = store
-        self.wait_s = wait_s
-        self.lease_ttl_s = lease_ttl_s
-        self.on_store_error = on_store_error
-        self.clock = clock
-        self.local: dict[str, asyncio.Future[CacheEntry | None]] = {}
+    store: Store
+    _: KW_ONLY
+    wait_s: float
+    lease_ttl_s: float
+    on_store_error: Callable[[StoreError], None]
+    clock: Clock = time.monotonic
+    local: dict[str, asyncio.Future[CacheEntry | None]] = field(default_factory=dict)
 
     def publish(self, entry_key: str, entry: CacheEntry) -> None:
         """The producer's answer, handed to local waiters without a store round trip."""
@@ -57,34 +51,26 @@ class FlightBoard:
             pending.set_result(entry)
 
 
+@dataclass(slots=True, eq=False)
 class Flight:
     """After a miss, ``join`` it. Then exactly one of: ``hit`` is set (serve it), ``leader``
     is true (go upstream; storing the answer feeds the waiters), or neither (go upstream
     without coordination: waiting was not allowed, timed out, or the store failed). ``leave``
     when done (after storing, so waiters get the answer); ``async with`` does both."""
 
-    def __init__(
-        self,
-        board: FlightBoard,
-        entry_key: str,
-        lease_key: str,
-        *,
-        can_read: bool,
-        can_write: bool,
-        to_hit: Callable[[CacheEntry], Hit | None],
-    ) -> None:
-        self._board = board
-        self._entry_key = entry_key
-        self._lease_key = lease_key
-        self._can_read = can_read
-        self._can_write = can_write
-        self._to_hit = to_hit
-        self._token = secrets.token_bytes(12)
-        self._leased = False
-        self._left = False
-        self._mine: asyncio.Future[CacheEntry | None] | None = None
-        self.hit: Hit | None = None
-        self.leader = False
+    board: FlightBoard
+    entry_key: str
+    lease_key: str
+    _: KW_ONLY
+    can_read: bool
+    can_write: bool
+    to_hit: Callable[[CacheEntry], Hit | None]
+    hit: Hit | None = field(default=None, init=False)
+    leader: bool = field(default=False, init=False)
+    _token: bytes = field(default_factory=lambda: secrets.token_bytes(12), init=False)
+    _leased: bool = field(default=False, init=False)
+    _left: bool = field(default=False, init=False)
+    _mine: asyncio.Future[CacheEntry | None] | None = field(default=None, init=False)
 
     async def __aenter__(self) -> Flight:
         await self.join()
@@ -99,24 +85,24 @@ class Flight:
         await self.leave()
 
     async def join(self) -> None:
-        if not (self._can_read or self._can_write):
+        if not (self.can_read or self.can_write):
             return
-        deadline = self._board.clock() + self._board.wait_s
-        while (pending := self._board.local.get(self._entry_key)) is not None:
-            if not self._can_read or self._board.clock() >= deadline:
+        deadline = self.board.clock() + self.board.wait_s
+        while (pending := self.board.local.get(self.entry_key)) is not None:
+            if not self.can_read or self.board.clock() >= deadline:
                 return
             try:
-                remaining = deadline - self._board.clock()
+                remaining = deadline - self.board.clock()
                 entry = await asyncio.wait_for(asyncio.shield(pending), remaining)
             except TimeoutError:
                 return
             if entry is not None:
-                self.hit = self._to_hit(entry)
+                self.hit = self.to_hit(entry)
                 return
-            if self._board.local.get(self._entry_key) is pending:
-                del self._board.local[self._entry_key]  # its owner gave up: compete ourselves
+            if self.board.local.get(self.entry_key) is pending:
+                del self.board.local[self.entry_key]  # its owner gave up: compete ourselves
         self._mine = asyncio.get_running_loop().create_future()
-        self._board.local[self._entry_key] = self._mine
+        self.board.local[self.entry_key] = self._mine
         try:
             await self._represent(deadline)
         except BaseException:
@@ -142,30 +128,30 @@ class Flight:
 
     async def _represent(self, deadline: float) -> None:
         """This process's one participant for the key: lead, or wait on another replica."""
-        store = self._board.store
-        while self._board.clock() < deadline:
-            if self._can_write:
+        store = self.board.store
+        while self.board.clock() < deadline:
+            if self.can_write:
                 try:
                     won = await store.set_if_absent(
-                        self._lease_key, self._token, self._board.lease_ttl_s
+                        self.lease_key, self._token, self.board.lease_ttl_s
                     )
                 except StoreError as exc:
                     # No shared coordination: still lead this process's identical requests.
-                    self._board.on_store_error(exc)
+                    self.board.on_store_error(exc)
                     self.leader = True
                     return
                 if won:
                     self._leased = True
                     # The answer may have landed between the caller's lookup and our lease.
-                    if self._can_read and await self._poll_once() is _Poll.HIT:
+                    if self.can_read and await self._poll_once() is _Poll.HIT:
                         await self._release()
                         return
                     self.leader = True
                     return
-            if not self._can_read:
+            if not self.can_read:
                 return
             outcome = await self._poll(deadline)
-            if outcome is not _Poll.GONE or not self._can_write:
+            if outcome is not _Poll.GONE or not self.can_write:
                 return
 
     async def _poll(self, deadline: float) -> _Poll:
@@ -174,7 +160,7 @@ class Flight:
             outcome = await self._poll_once()
             if outcome is not None:
                 return outcome
-            remaining = deadline - self._board.clock()
+            remaining = deadline - self.board.clock()
             if remaining <= 0:
                 return _Poll.GAVE_UP
             await asyncio.sleep(min(delay, remaining))
@@ -183,13 +169,13 @@ class Flight:
     async def _poll_once(self) -> _Poll | None:
         """One round trip: the entry, or whether anyone still holds the lease."""
         try:
-            raw, lease = await self._board.store.get_many([self._entry_key, self._lease_key])
+            raw, lease = await self.board.store.get_many([self.entry_key, self.lease_key])
         except StoreError as exc:
-            self._board.on_store_error(exc)
+            self.board.on_store_error(exc)
             return _Poll.GAVE_UP
         if raw is not None:
             entry = CacheEntry.decode(raw)
-            if entry is not None and (hit := self._to_hit(entry)) is not None:
+            if entry is not None and (hit := self.to_hit(entry)) is not None:
                 self.hit = hit
                 return _Poll.HIT
         return _Poll.GONE if lease is None else None
@@ -197,9 +183,9 @@ class Flight:
     async def _release(self) -> None:
         self._leased = False
         try:
-            await self._board.store.delete(self._lease_key, if_value=self._token)
+            await self.board.store.delete(self.lease_key, if_value=self._token)
         except StoreError as exc:
-            self._board.on_store_error(exc)  # the lease expires on its own
+            self.board.on_store_error(exc)  # the lease expires on its own
 
     def _settle(self, entry: CacheEntry | None) -> None:
         mine = self._mine
@@ -207,5 +193,5 @@ class Flight:
             return
         if not mine.done():
             mine.set_result(entry)
-        if self._board.local.get(self._entry_key) is mine:
-            del self._board.local[self._entry_key]
+        if self.board.local.get(self.entry_key) is mine:
+            del self.board.local[self.entry_key]

@@ -23,7 +23,7 @@ from router.errors import RouterError
 from router.policy.classify import MESSAGE_OVERHEAD_TOKENS, classify
 from router.policy.decide import DecisionInput, decide
 from router.policy.decision import explain
-from router.policy.model import Match, Rule
+from router.policy.model import Match, Rule, flags_allow
 from router.shapes import ANONYMOUS, Principal
 from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest, parse_chat_request
@@ -295,13 +295,7 @@ def covers(a: Match, b: Match) -> bool:
     for name, want in a.headers:
         if name not in b_headers or (want != "*" and b_headers[name] != want):
             return False
-    flags = (
-        (a.stream, b.stream),
-        (a.tools, b.tools),
-        (a.images, b.images),
-        (a.json_mode, b.json_mode),
-    )
-    if any(x is not None and x != y for x, y in flags):
+    if not flags_allow(a.flags, b.flags):
         return False
     ranges = (
         (a.min_prompt_tokens, a.max_prompt_tokens, b.min_prompt_tokens, b.max_prompt_tokens),

@@ -81,6 +81,13 @@ calls :meth:`Metrics.mark_process_dead` on shutdown so its live gauges stop coun
 """
 
 from router.metrics.registry import CIRCUIT_STATES, MULTIPROC_ENV, Metrics, status_class
-from router.metrics.request import RequestMetrics
+from router.metrics.request import RequestMetrics, Spend
 
-__all__ = ["CIRCUIT_STATES", "MULTIPROC_ENV", "Metrics", "RequestMetrics", "status_class"]
+__all__ = [
+    "CIRCUIT_STATES",
+    "MULTIPROC_ENV",
+    "Metrics",
+    "RequestMetrics",
+    "Spend",
+    "status_class",
+]

@@ -8,8 +8,20 @@ Labels are plain strings: this package imports nothing of router's.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from router.metrics.registry import Metrics, status_class
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What the answer that was served used and cost (and would have on the baseline)."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    baseline: str | None = None
+    baseline_cost_usd: float | None = None
 
 
 class RequestMetrics:
@@ -48,18 +60,16 @@ class RequestMetrics:
     def fell_back(self, from_deployment: str, to_deployment: str) -> None:
         self._m.fallbacks.labels(self._policy, from_deployment, to_deployment).inc()
 
-    def billed(
-        self,
-        model: str,
-        deployment: str,
-        usage: tuple[int, int],
-        cost_usd: float,
-        baseline: str | None,
-        baseline_cost_usd: float | None,
-    ) -> None:
-        """Tokens (prompt, completion) and spend of the answer that was served."""
-        self._m.record_tokens(model, deployment, *usage)
-        self._m.record_cost(self._policy, model, deployment, cost_usd, baseline, baseline_cost_usd)
+    def billed(self, model: str, deployment: str, spend: Spend) -> None:
+        self._m.record_tokens(model, deployment, spend.input_tokens, spend.output_tokens)
+        self._m.record_cost(
+            self._policy,
+            model,
+            deployment,
+            spend.cost_usd,
+            spend.baseline,
+            spend.baseline_cost_usd,
+        )
 
     def finished(
         self, status: int, model: str, *, upstream_s: float, error_code: str | None = None

@@ -6,15 +6,13 @@ no I/O, so it stays inside the policy package's wall.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 
 from router.config.load import Config
 from router.policy.classify import classify
 from router.policy.decide import DecisionInput, decide
 from router.policy.decision import Decision
-from router.shapes import Principal
 from router.signals import Signals
-from router.wire import ParsedRequest
+from router.wire import Inbound
 
 
 class PolicyDecider:
@@ -24,20 +22,14 @@ class PolicyDecider:
         self._signals = signals
         self._rng = rng or random.Random()
 
-    def __call__(
-        self,
-        request: ParsedRequest,
-        principal: Principal,
-        headers: Mapping[str, str],
-        config: Config,
-    ) -> Decision:
-        chat = request.chat
+    def __call__(self, inbound: Inbound, config: Config) -> Decision:
+        chat = inbound.request.chat
         return decide(
             DecisionInput(
                 chat,
                 classify(chat, config.difficulty),
-                principal,
-                headers,
+                inbound.principal,
+                inbound.headers,
                 config.policies,
                 config.catalog,
                 self._signals.snapshot(),

@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 DEFAULT_ALIAS = "auto"
 
 
+def flags_allow(wanted: tuple[bool | None, ...], got: tuple[bool | None, ...]) -> bool:
+    """Every flag that is wanted (not ``None``) has the value wanted."""
+    return all(want is None or want == value for want, value in zip(wanted, got, strict=True))
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """Conditions on one request; ``None`` / empty means "any". Lists match any member."""
@@ -50,13 +55,8 @@ class Match:
             got = headers.get(name)
             if got is None or (want != "*" and got != want):
                 return False
-        flags = (
-            (self.stream, features.stream),
-            (self.tools, features.has_tools),
-            (self.images, features.has_images),
-            (self.json_mode, features.wants_json),
-        )
-        if any(want is not None and want != got for want, got in flags):
+        asked = (features.stream, features.has_tools, features.has_images, features.wants_json)
+        if not flags_allow(self.flags, asked):
             return False
         tokens = features.prompt_tokens
         if self.min_prompt_tokens is not None and tokens < self.min_prompt_tokens:
@@ -71,6 +71,11 @@ class Match:
             and (self.min_difficulty is None or d >= self.min_difficulty)
             and (self.max_difficulty is None or d <= self.max_difficulty)
         )
+
+    @property
+    def flags(self) -> tuple[bool | None, ...]:
+        """stream, tools, images, json_mode: each required, refused, or ``None`` (any)."""
+        return (self.stream, self.tools, self.images, self.json_mode)
 
     @property
     def uses_difficulty(self) -> bool:

@@ -15,10 +15,10 @@ from router.config.catalog import Catalog
 from router.errors import PermissionDenied
 from router.shapes import Principal
 from router.tenancy.rules import Allow, NameKind, Tenancy
-from router.wire import ParsedRequest
 
 if TYPE_CHECKING:
     from router.config.load import Config  # the loader imports tenancy's rules
+    from router.wire import Inbound
 
 D = TypeVar("D")
 
@@ -82,23 +82,17 @@ class GuardedDecider(Generic[D]):
     """Wraps the pipeline's decider: access is checked before any routing happens, for the
     proxy and for ``/v1/router/explain`` alike."""
 
-    def __init__(self, inner: Callable[[ParsedRequest, Principal, Mapping[str, str], Config], D]):
+    def __init__(self, inner: Callable[[Inbound, Config], D]):
         self._inner = inner
 
-    def __call__(
-        self,
-        request: ParsedRequest,
-        principal: Principal,
-        headers: Mapping[str, str],
-        config: Config,
-    ) -> D:
+    def __call__(self, inbound: Inbound, config: Config) -> D:
         policies = config.policies
         check_access(
             config.tenancy,
-            principal,
-            request.chat.model,
+            inbound.principal,
+            inbound.request.chat.model,
             policies.policies,
             policies.aliases,
             config.catalog,
         )
-        return self._inner(request, principal, headers, config)
+        return self._inner(inbound, config)
