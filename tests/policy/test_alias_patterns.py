@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from policy_kit import chat, policies, run
 
 from router.errors import NotFound
 from router.shapes import Principal
+from support.policy import chat, policies, run
 
 PATTERNS = policies("""
 policies:

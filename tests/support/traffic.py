@@ -1,8 +1,7 @@
 """Helpers for metrics tests that drive router's real traffic: scrape and diff ``/metrics``,
 post chat requests, and tune the demo config.
 
-Imported as ``metrics_e2e.traffic`` (``tests`` is on the path), also by
-``tests/metrics/test_prometheus_queries.py``.
+Imported as ``support.traffic`` by the end-to-end metrics, tracing and log tests.
 """
 
 from __future__ import annotations
