@@ -218,6 +218,12 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=1, help="alternations with --compare")
     parser.add_argument("--concurrency", default="1,16", help="comma-separated wrk -c values")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        help="router's log level; 'info' writes an access line per request (the default of "
+        "router serve), 'warning' measures without them",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -246,7 +252,7 @@ def main() -> int:
         "--workers",
         "1",
         "--log-level",
-        "warning",
+        args.log_level,
     ]
     router_url = f"http://127.0.0.1:{router_port}/v1/chat/completions"
     # path name -> (url, model); "direct" is the emulator itself

@@ -46,23 +46,44 @@ def event(name: str, **fields: object) -> dict[str, Any]:
     return {_FIELDS: {"event": name, **fields}}
 
 
+def as_extra(fields: dict[str, object]) -> dict[str, Any]:
+    """``extra=`` for fields already gathered (with their ``event``), without copying them."""
+    return {_FIELDS: fields}
+
+
 def fields_of(record: logging.LogRecord) -> Mapping[str, object]:
     found = getattr(record, _FIELDS, None)
     return found if isinstance(found, Mapping) else {}
 
 
-def _timestamp(record: logging.LogRecord) -> str:
-    seconds = int(record.created)
-    millis = int((record.created - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+class _Clock:
+    """ISO 8601 UTC with milliseconds; the date and time up to the second are formatted once
+    per second, not once per line."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, record: logging.LogRecord) -> str:
+        seconds = int(record.created)
+        if seconds != self._second:
+            self._second = seconds
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        return f"{self._prefix}.{int((record.created - seconds) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, then the event's fields."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._time = _Clock()
+
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, object] = {
-            "time": _timestamp(record),
+            "time": self._time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -76,8 +97,12 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``time LEVEL logger message k=v ...``: the same facts, for a terminal."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._time = _Clock()
+
     def format(self, record: logging.LogRecord) -> str:
-        parts = [_timestamp(record), f"{record.levelname:<7}", record.name, record.getMessage()]
+        parts = [self._time(record), f"{record.levelname:<7}", record.name, record.getMessage()]
         parts += [f"{k}={_text(v)}" for k, v in fields_of(record).items() if k != "event"]
         line = " ".join(parts)
         if record.exc_info:
@@ -109,6 +134,10 @@ def configure(settings: LogSettings, stream: TextIO | None = None) -> logging.Ha
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.level.upper())
+    # Per-record facts no formatter here prints; each costs lookups on every line.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # uvicorn configures its own loggers unless told not to; ours carry the same facts.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_log = logging.getLogger(name)

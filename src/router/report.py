@@ -14,8 +14,7 @@ attribute writes) and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,9 @@ if TYPE_CHECKING:
     from router.policy.decision import Decision
     from router.tracing import Tracing
     from router.wire import ParsedRequest
+
+
+_UNTRACED = nullcontext()
 
 
 @dataclass(slots=True)
@@ -116,14 +118,12 @@ class RequestReport:
                 attributes[name] = value
         self._span.set_attributes(attributes)
 
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """A child span for one step of the request (``router.decide``, ``router.cache``)."""
+    def step(self, name: str) -> AbstractContextManager[object]:
+        """A child span for one step of the request (``router.decide``, ``router.cache``);
+        untraced, a shared do-nothing context (no generator, no allocation)."""
         if self._span is None or self._tracing is None:
-            yield
-            return
-        with self._tracing.tracer.start_as_current_span(name):
-            yield
+            return _UNTRACED
+        return self._tracing.tracer.start_as_current_span(name)
 
     def decided(self, decision: Decision) -> None:
         facts = self._facts
