@@ -113,8 +113,10 @@ class TextFormatter(logging.Formatter):
 def _text(value: object) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:.6g}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):  # plain decimals: 0.00005925, not 5.925e-05
+        return f"{value:.10f}".rstrip("0").rstrip(".") or "0"
     if isinstance(value, list | tuple):
         return _text(",".join(str(v) for v in value))
     text = str(value)

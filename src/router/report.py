@@ -65,7 +65,7 @@ class RequestFacts:
             "stream": self.stream,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
-            "cost_usd": self.cost_usd,
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 12),
             "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 6),
             "error": self.error,
         }

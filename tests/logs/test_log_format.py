@@ -45,13 +45,21 @@ def test_text_line_is_for_people(restore_logging: None) -> None:
     configure(LogSettings(format="text"), out)
     logging.getLogger("router.access").info(
         "POST /v1/chat/completions 200",
-        extra=event("request", model="gpt-4o", cost_usd=0.000135, reason="two words", ttft_s=None),
+        extra=event(
+            "request",
+            model="gpt-4o",
+            cost_usd=0.00005925,
+            reason="two words",
+            ttft_s=None,
+            stream=False,
+        ),
     )
     line = out.getvalue().strip()
     head = r"^\d{4}-\d\d-\d\dT\S+Z INFO +router.access POST /v1/chat/completions 200 "
     assert re.match(head, line)
     assert "model=gpt-4o" in line
-    assert "cost_usd=0.000135" in line
+    assert "cost_usd=0.00005925" in line  # a plain decimal, not 5.925e-05
+    assert "stream=false" in line
     assert 'reason="two words"' in line  # quoted when it has spaces
     assert "ttft_s=-" in line
     assert "event=" not in line  # the message already says what happened
