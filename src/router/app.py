@@ -49,7 +49,7 @@ from router.errors import (
     RouterError,
 )
 from router.logs import DEFAULT_LOGS, LogSettings
-from router.metrics import MULTIPROC_ENV, Metrics
+from router.metrics import MULTIPROC_ENV, Metrics, TenancyMetrics
 from router.pipeline import Pipeline
 from router.policy.decider import PolicyDecider
 from router.shapes import CircuitState, Clock
@@ -57,11 +57,17 @@ from router.signals import Signals
 from router.state import RouterState, publish_circuits, signal_settings
 from router.store import Store, create_store
 from router.tenancy.access import GuardedDecider
+from router.tenancy.admission import Admission as TenancyAdmission
+from router.tenancy.rules import budget_table
 from router.tracing import Tracing
 from router.upstream import Upstream
 from router.upstream.select import Upstreams, default_upstreams
 
 log = logging.getLogger("router")
+# Every Redis call is bounded by this (seconds); past it the call counts as a store failure
+# (the cache is bypassed, each limit follows its on_store_error).
+STORE_TIMEOUT_ENV = "ROUTER_STORE_TIMEOUT_S"
+DEFAULT_STORE_TIMEOUT_S = 0.1
 
 
 def create_app(
@@ -97,22 +103,27 @@ def create_app(
     publish_circuits(loaded, signals, metrics)
     shared = store or create_store(
         env.get("REDIS_URL") or None,
+        timeout_s=float(env.get(STORE_TIMEOUT_ENV) or DEFAULT_STORE_TIMEOUT_S),
         on_health=lambda ok, detail: events.store_health("redis", ok, detail),
     )
     # Entries are stamped with wall time (replicas share them); single-flight waits use ours.
     cache = CacheUse(ResponseCache(shared, metrics, wall_clock, flight_clock=clock), metrics)
+    tenancy = TenancyMetrics(metrics)
+    tenancy.budgets_configured(budget_table(loaded.tenancy))
+    limits = TenancyAdmission(shared, tenancy, wall_clock=wall_clock)
 
     def build_pipeline(state: RouterState) -> Pipeline:
         dispatcher = Dispatcher(called, LiveObserver(signals, metrics), clock=clock)
         return Pipeline(
             state.config,
-            GuardedDecider(PolicyDecider(signals)),
+            GuardedDecider(PolicyDecider(signals, budget_use=state.gate.budget_use)),
             dispatcher,
             metrics,
             signals,
             cache,
             clock=clock,
             tracing=tracing,
+            gate=state.gate,
         )
 
     preparing: set[asyncio.Task[None]] = set()
@@ -140,6 +151,8 @@ def create_app(
         cache.cache,
         signals,
         prepare_upstreams,
+        store=shared,
+        limits=limits,
         wall_clock=wall_clock,
     )
     state.logs = logs
@@ -169,6 +182,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             await upstreams.aclose()
+            await limits.aclose()  # settlements still queued reach the store
             if tracing is not None:
                 tracing.shutdown()  # flush the spans still queued
             await shared.aclose()

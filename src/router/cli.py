@@ -129,6 +129,22 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--team", help="team the key belongs to (policies can select on it)")
     create.add_argument("--tag", action="append", default=[], help="a tag; repeatable")
     create.add_argument("--expires", help="ISO date or time (UTC unless a zone is given)")
+    spend = command("spend", "where the money went: spend by team, key, model and day")
+    spend.add_argument(
+        "--url", default=f"http://127.0.0.1:{env.port}", help="the running router's base URL"
+    )
+    spend.add_argument(
+        "--key",
+        default=None,
+        help="API key (default: env ROUTER_MASTER_KEY; a client key sees its own spend)",
+    )
+    spend.add_argument("--from", dest="start", help="first UTC day, YYYY-MM-DD (default: 29 "
+                       "days before --to)")  # fmt: skip
+    spend.add_argument("--to", dest="end", help="last UTC day, YYYY-MM-DD (default: today)")
+    spend.add_argument(
+        "--by", default="team,key,model,day", help="columns to keep: team, key, model, day"
+    )
+    spend.add_argument("--json", action="store_true", help="print the JSON answer as is")
     return parser
 
 
@@ -191,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo(args)
     if args.command == "keys":
         return _keys_create(args.name, args.team, tuple(args.tag), args.expires)
+    if args.command == "spend":
+        return _spend(args.url, args.key, args.start, args.end, args.by, as_json=args.json)
     if args.command == "check":
         from router.config.check import check_main
 
@@ -240,6 +258,39 @@ def _keys_create(name: str, team: str | None, tags: tuple[str, ...], expires: st
     return 0
 
 
+def _spend(
+    url: str, key: str | None, start: str | None, end: str | None, by: str, *, as_json: bool
+) -> int:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from router.tenancy.spend import table
+
+    query = {"group_by": by, **({"from": start} if start else {}), **({"to": end} if end else {})}
+    target = f"{url.rstrip('/')}/v1/router/spend?{urllib.parse.urlencode(query)}"
+    token = key or os.environ.get("ROUTER_MASTER_KEY")
+    request = urllib.request.Request(  # noqa: S310 (the operator's own router)
+        target, headers={"authorization": f"Bearer {token}"} if token else {}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        print(f"router spend: {exc.code} from {target}: {detail}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"router spend: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(body, indent=2))
+        return 0
+    print(f"spend {body['from']} .. {body['to']} (UTC)")
+    print(table(body["rows"], body["group_by"]), end="")
+    return 0
+
+
 def demo(args: argparse.Namespace) -> int:
     if args.url:
         from router.demo.traffic import ProgressBar, render, run_traffic
@@ -277,6 +328,10 @@ def serve(config: str, host: str, port: int, workers: int, logs: LogSettings) ->
     except ConfigError as exc:
         print(f"router: config at {path} is invalid:\n{exc}", file=sys.stderr)
         return 1
+    refusal = _needs_shared_store(loaded.tenancy.counts, workers, os.environ.get("REDIS_URL"))
+    if refusal:
+        print(f"router: {refusal}", file=sys.stderr)
+        return 1
     os.environ["ROUTER_CONFIG"] = str(path)
     _export_log_settings(logs)
     configure(logs)  # this process's own lines (uvicorn's supervisor); workers do the same
@@ -306,6 +361,19 @@ def serve(config: str, host: str, port: int, workers: int, logs: LogSettings) ->
     server = Server(settings)
     server.run()
     return 0 if server.started else 3  # uvicorn's STARTUP_FAILURE
+
+
+def _needs_shared_store(counts: bool, workers: int, redis_url: str | None) -> str | None:
+    """Limits and budgets are exact only when every process counts in one store: with several
+    workers, each would keep its own counters in memory and admit the limit once per worker."""
+    if counts and workers > 1 and not redis_url:
+        return (
+            f"limits or budgets are configured and --workers is {workers}, but REDIS_URL is "
+            "unset: each worker would count in its own memory and admit up to the limit once "
+            "per worker. Set REDIS_URL (every worker and replica then shares one count), or "
+            "run one worker."
+        )
+    return None
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -157,6 +157,13 @@ def _in_range(metric: str) -> str:
     return f"sum(increase({_s(metric)}[$__range]))"
 
 
+# A budget's use: the latest reading of what is used over what config allows, per budget.
+_BUDGET_USE: Final = (
+    f"max by (scope, name, period) ({_s('router_budget_used_usd')})\n"
+    f"/ on (scope, name, period)\n"
+    f"max by (scope, name, period) ({_s('router_budget_limit_usd')})"
+)
+
 _RELOAD_MAPPINGS: Final = [
     {
         "type": "value",
@@ -222,6 +229,21 @@ _LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
                Query(_in_range("router_savings_usd_total"), "saved"),
                Query(_in_range("router_baseline_cost_usd_total"), "baseline cost")],
               unit="currencyUSD", kind="stat"),
+    )),
+    ("Tenancy", (
+        Panel("Spend by team", "What is each team spending per hour (names from config)?",
+              [Query(f"3600 * {_rate('router_spend_usd_total', 'team')}", "{{team}}")],
+              unit="currencyUSD", stack=True),
+        Panel("Budget use", "How much of each key's and team's budget is used this period?",
+              [Query(_BUDGET_USE, "{{scope}} {{name}} {{period}}")], unit="percentunit",
+              extra={"max": 1, "min": 0}),
+        Panel("Limits", "Who is refused by a limit or budget; which deployments are at quota; "
+              "does the limits store fail?",
+              [_per_second("router_limit_refusals_total", "scope, name, limit", "refused"),
+               _per_second("router_deployment_quota_skips_total", "deployment, limit",
+                           "at quota"),
+               _per_second("router_limit_store_errors_total", "on_error", "store error")],
+              unit="reqps"),
     )),
     ("Routing and cache", (
         Panel("Routing share by policy and model",

@@ -10,7 +10,9 @@ The tree::
     ├── MethodNotAllowed       405
     ├── PayloadTooLarge        413   body over the configured limit
     ├── HeadersTooLarge        431   request headers over 64 KiB in total
-    ├── RateLimited            429   upstream said slow down, and no fallback could serve
+    ├── RateLimited            429   a key/team/deployment limit, or the upstream said slow down
+    │   └── BudgetExceeded     429   a key's or team's budget is spent
+    ├── LimitsUnavailable      503   the limits store failed and a limit says deny
     ├── Overloaded             503   router's own in-flight limit (carries Retry-After)
     └── UpstreamFailed         502/503/504
         ├── NoHealthyDeployment  503 every candidate excluded by live signals (open circuits)
@@ -254,3 +256,18 @@ def _status_for(attempts: list[AttemptError]) -> tuple[int, str, str]:
     if not attempts or all(a.kind == "circuit_open" for a in attempts):
         return 503, "upstream_error", "no_healthy_deployment"
     return 502, "upstream_error", "upstream_error"
+
+
+class BudgetExceeded(RateLimited):
+    """A key's or team's budget cannot cover the request; the message names it and when it
+    resets."""
+
+    code = "budget_exceeded"
+
+
+class LimitsUnavailable(RouterError):
+    """The store that counts limits did not answer and a limit says ``on_store_error: deny``."""
+
+    status = 503
+    type = "server_error"
+    code = "limits_unavailable"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from router.accounting import bill
@@ -29,11 +29,13 @@ from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.hedge import HedgeOutcome
 from router.dispatch.stream import AnswerStream
 from router.errors import AllAttemptsFailed, AttemptError, RouterError
+from router.gate import Gate
 from router.metrics import Metrics, Spend
 from router.policy.decision import Decision
 from router.report import RequestFacts, RequestReport
 from router.shapes import CLIENT_CLOSED, Clock, Principal, Usage
 from router.signals import Signals
+from router.tenancy.asks import Ticket
 from router.tracing import Tracing
 from router.translate.anthropic_events import EventWatch
 from router.wire import Inbound, ParsedRequest
@@ -54,6 +56,7 @@ class Route:
     cost_usd: float
     cost_basis: Literal["actual", "estimate"]  # a stream's headers leave before its usage
     cache: CacheResult
+    limits: Mapping[str, str] = field(default_factory=dict)  # x-ratelimit-*: tightest limits
 
 
 @dataclass(slots=True)
@@ -79,6 +82,7 @@ class _Request:
     decision: Decision
     turn: CacheTurn
     run: RequestReport
+    ticket: Ticket | None = None  # the caller's reservations, settled when the request ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class Pipeline:
     cache: CacheUse
     clock: Clock = time.perf_counter
     tracing: Tracing | None = None
+    gate: Gate | None = None  # tenancy: limits, budgets, quotas, spend
 
     def decision_for(
         self, request: ParsedRequest, principal: Principal, headers: Mapping[str, str]
@@ -113,22 +118,34 @@ class Pipeline:
         run.requested(request)
         config = self.config()
 
-        # 1. decide
+        # 1. decide, then admit: the caller's limits and budgets, the deployments' quotas
+        # (``gate``: a deployment at its quota leaves the chain, with the reason)
+        gate, ticket = self.gate, None
         with run.step("router.decide"):
             try:
+                if gate is not None:
+                    await gate.prepare(config, principal)
                 decision = self.decide(Inbound(request, principal, headers), config)
+                if gate is not None:
+                    decision, ticket = await gate.admit(decision, request, principal, config)
             except RouterError as exc:
                 run.refused(exc.status, exc.code or exc.type)
                 raise
             run.decided(decision)
+        limits = ticket.headers if ticket is not None else {}
 
         # 2. the cache: a hit (stored, or from an identical request in flight) answers here
         with run.step("router.cache"):
-            turn = await self.cache.open(decision, request, principal, headers)
+            try:
+                turn = await self.cache.open(decision, request, principal, headers)
+            except BaseException:
+                self._release(config, ticket)
+                raise
             run.cache(turn.result)
         if turn.hit is not None:
-            return self._from_cache(run, decision, turn, turn.hit)
-        req = _Request(config, decision, turn, run)
+            self._release(config, ticket)
+            return self._from_cache(run, decision, turn, turn.hit, limits)
+        req = _Request(config, decision, turn, run, ticket)
 
         # 3. dispatch
         try:
@@ -147,7 +164,7 @@ class Pipeline:
         if request.stream:
             self._fell_back(req, stream.failures, stream.deployment, stream.hedge)
             cost = _estimate(decision, stream.deployment)
-            route = _route(decision, stream.deployment, cost, "estimate", turn.result)
+            route = _route(decision, stream.deployment, cost, "estimate", turn.result, limits)
             return Streamed(self._relay(req, request, stream), route)
         self._fell_back(req, answer.failures, answer.deployment, answer.hedge)
         body = answer.completion.body
@@ -157,7 +174,8 @@ class Pipeline:
         cost = await self._settle(
             req, answer.deployment, 200, answer.completion.usage, answer.upstream_s, body=body
         )
-        return Answered(body, _route(decision, answer.deployment, cost, "actual", turn.result))
+        route = _route(decision, answer.deployment, cost, "actual", turn.result, limits)
+        return Answered(body, route)
 
     async def _relay(
         self, req: _Request, request: ParsedRequest, stream: AnswerStream
@@ -203,15 +221,21 @@ class Pipeline:
             await self._settle(req, stream.deployment, status, usage, upstream_s, error, kept)
 
     def _from_cache(
-        self, run: RequestReport, decision: Decision, turn: CacheTurn, hit: Hit
+        self,
+        run: RequestReport,
+        decision: Decision,
+        turn: CacheTurn,
+        hit: Hit,
+        limits: Mapping[str, str],
     ) -> Outcome:
         entry = hit.entry
         run.cache(turn.result)
         run.finished(200, entry.model, upstream_s=0.0)
         reason = f"cache hit ({hit.age_s:.0f}s old); {decision.reason}"
         route = Route(
-            decision.policy, entry.model, entry.deployment, reason, 0.0, "actual", turn.result
-        )
+            decision.policy, entry.model, entry.deployment, reason, 0.0, "actual", turn.result,
+            limits,
+        )  # fmt: skip
         if hit.chunks is not None:
             return Streamed(replay(hit.chunks), route)
         assert hit.completion is not None
@@ -239,6 +263,8 @@ class Pipeline:
                 )
         finally:
             await req.turn.leave()
+        if self.gate is not None:
+            self.gate.settle(req.ticket, deployment, usage, charge.cost_usd, req.config)
         model = deployment.logical_model
         run = req.run
         run.cache(req.turn.result)
@@ -259,6 +285,7 @@ class Pipeline:
     def _unanswered(self, req: _Request, exc: BaseException) -> None:
         """Dispatch ended without an answer: every attempt failed, or the client left."""
         run, model = req.run, req.decision.model
+        self._release(req.config, req.ticket)
         run.cache(req.turn.result)
         if isinstance(exc, AllAttemptsFailed):
             run.attempted("", "", _calls(exc.attempts))
@@ -267,6 +294,11 @@ class Pipeline:
             run.finished(exc.status, model, upstream_s=run.elapsed(), error_code=code)
         elif isinstance(exc, asyncio.CancelledError):
             run.finished(CLIENT_CLOSED, model, upstream_s=run.elapsed())
+
+    def _release(self, config: Config, ticket: Ticket | None) -> None:
+        """Settle a request that used no upstream (a cache hit, a failure, a client gone)."""
+        if self.gate is not None:
+            self.gate.settle(ticket, None, None, 0.0, config)
 
     def _fell_back(
         self,
@@ -303,6 +335,7 @@ def _route(
     cost_usd: float,
     basis: Literal["actual", "estimate"],
     cache: CacheResult,
+    limits: Mapping[str, str],
 ) -> Route:
     return Route(
         decision.policy,
@@ -312,4 +345,5 @@ def _route(
         cost_usd,
         basis,
         cache,
+        limits,
     )

@@ -21,14 +21,16 @@ from router.config.load import Config
 from router.config.schema import ServerSpec
 from router.config.yamlsrc import ConfigError
 from router.errors import RouterError
+from router.gate import Gate
 from router.logs import DEFAULT_LOGS
-from router.metrics import Metrics
+from router.metrics import Metrics, TenancyMetrics
 from router.pipeline import Pipeline
 from router.shapes import ANONYMOUS, Clock, Principal
 from router.signals import Signals, SignalSettings
-from router.store import StoreError
+from router.store import Store, StoreError
 from router.tenancy.access import allows
-from router.tenancy.rules import NameKind
+from router.tenancy.admission import Admission as TenancyAdmission
+from router.tenancy.rules import NameKind, budget_table
 
 
 class RouterState:
@@ -46,9 +48,14 @@ class RouterState:
         signals: Signals,
         on_reload: Callable[[Config], None] | None = None,
         *,
+        store: Store,
+        limits: TenancyAdmission,
         wall_clock: Clock = time.time,
     ) -> None:
         self.cache = cache
+        self.store = store  # shared state: the cache, limit counters, spend
+        self.limits = limits  # tenancy's counters (not the in-flight slots below)
+        self.gate = Gate(limits)
         self._on_reload = on_reload
         self.signals = signals
         self._config = config
@@ -89,6 +96,7 @@ class RouterState:
         self.metrics.record_reload(ok=True)
         self.metrics.config_loaded(True, self._wall_clock())
         publish_circuits(new, self.signals, self.metrics)
+        TenancyMetrics(self.metrics).budgets_configured(budget_table(new.tenancy))
         events.config_reloaded(self.config_path, sorted(new.policies.policies))
         return True
 
@@ -129,6 +137,9 @@ class RouterState:
             "healthy": health.healthy,
             "detail": health.detail,
         }
+        # Limits, budgets and spend count in the same store; what a failure there does is
+        # each limit's on_store_error (a failing store never makes router unready).
+        report["limits"] = self.limits.report(self._config.tenancy, health.healthy)
         return report
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from router.metrics import Metrics
+from router.metrics import Metrics, TenancyMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD_JSON = REPO / "deploy" / "grafana" / "dashboards" / "router.json"
@@ -81,3 +81,12 @@ def drive_traffic(m: Metrics, step: int = 0) -> None:
     m.policy_reloads.labels(result="success").inc()
     m.requests_in_flight.set(3 + step % 2)
     m.overload_rejections.inc()
+    tenancy = TenancyMetrics(m)
+    tenancy.spent("platform", "ci-bot", 0.002)
+    tenancy.spent("research", "notebook", 0.001)
+    tenancy.refused("key", "ci-bot", "rpm")
+    tenancy.refused("team", "platform", "budget_day")
+    tenancy.store_error("allow")
+    tenancy.deployment_skipped("gpt-4o-mini@openai", "tpm")
+    tenancy.budgets_configured([("team", "platform", "day", 5.0)])
+    tenancy.budget_used("team", "platform", "day", 1.0 + step * 0.5)

@@ -1,6 +1,9 @@
-"""router's own routes: explain a decision without calling any upstream; purge the cache."""
+"""router's own routes: explain a decision without calling any upstream; purge the cache;
+spend by day, team, key and model."""
 
 from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
 
 import orjson
 from fastapi import APIRouter, Request
@@ -10,6 +13,7 @@ from router.errors import InvalidRequest, PermissionDenied, UpstreamFailed
 from router.policy.decision import explain
 from router.shapes import ANONYMOUS
 from router.store import StoreError
+from router.tenancy import spend
 from router.wire import check_headers, parse_chat_request
 
 routes = APIRouter()
@@ -26,7 +30,11 @@ async def explain_route(request: Request) -> Response:
         await request.body(), max_messages=state.config().server.max_messages
     )
     principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
+    config = state.config()
+    await state.gate.prepare(config, principal)
     decision = state.pipeline.decision_for(parsed, principal, headers)
+    # Deployments at their quota, as admission would find them now (nothing is taken).
+    decision = await state.gate.explain(decision, parsed, principal, config)
     return Response(explain(decision), 200, media_type="application/json")
 
 
@@ -57,3 +65,48 @@ async def purge_route(request: Request) -> Response:
         200,
         media_type="application/json",
     )
+
+
+@routes.get("/v1/router/spend")
+async def spend_route(request: Request) -> Response:
+    """Spend per day, team, key and model (``group_by`` picks which to keep), over
+    ``from``..``to`` (UTC days, default: the last 30). The master key sees everyone; a client
+    key sees its own spend only."""
+    state = request.app.state.router
+    principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
+    query = request.query_params
+    today = datetime.now(UTC).date()
+    try:
+        end = date.fromisoformat(query.get("to") or today.isoformat())
+        start = date.fromisoformat(query.get("from") or (end - timedelta(days=29)).isoformat())
+        labels = spend.days(start, end)
+        by = [g for g in (query.get("group_by") or "team,key,model,day").split(",") if g]
+        spend.group((), by)  # validates the names
+    except ValueError as exc:
+        raise InvalidRequest(f"invalid spend query: {exc}") from exc
+    try:
+        rows = await spend.read_spend(state.store, labels)
+    except StoreError as exc:
+        raise UpstreamFailed(
+            f"the spend store failed: {exc.operation}", code="store_error"
+        ) from exc
+    if state.authenticator.enabled and not principal.is_master:
+        rows = [r for r in rows if r.key == principal.name]
+    for field in ("team", "key", "model"):
+        wanted = query.get(field)
+        if wanted is not None:
+            rows = [r for r in rows if getattr(r, field) == wanted]
+    grouped = spend.group(rows, by)
+    body = {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "group_by": by,
+        "rows": [_kept(r.as_json(), by) for r in grouped],
+        "total_usd": round(sum(r.usd for r in grouped), 9),
+    }
+    return Response(orjson.dumps(body), 200, media_type="application/json")
+
+
+def _kept(row: dict[str, object], by: list[str]) -> dict[str, object]:
+    """A grouped row without the fields it was summed over."""
+    return {k: v for k, v in row.items() if k in by or k not in spend.GROUPS}

@@ -23,6 +23,7 @@ def router_headers(route: Route) -> dict[str, str]:
         "x-router-reason": header_safe(route.reason),
         "x-router-cost-usd": format_usd(route.cost_usd),
         "x-router-cost-basis": route.cost_basis,
+        **route.limits,
     }
 
 

@@ -142,14 +142,14 @@ class AllowSpec(Strict):
 
 
 class KeySpec(Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._@:-]+$")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._@-]+$")
     key_env: str | None = Field(None, description="NAME of the env var holding this client key")
     hash: str | None = Field(
         None,
         pattern=r"^sha256:[0-9a-f]{64}$",
         description="'sha256:' + hex digest of the key (router keys create prints it)",
     )
-    team: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9._@:-]+$")
+    team: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9._@-]+$")
     tags: list[str] = Field(default_factory=list)
     expires: datetime | date | None = Field(None, description="UTC when no zone is given")
     allow: AllowSpec | None = None

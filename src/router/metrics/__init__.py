@@ -64,6 +64,20 @@ Metric, its labels, and the question it answers:
     How often do streams break mid-answer?
 ``router_overload_rejections_total``
     Are we shedding load?
+``router_spend_usd_total{team, key}``
+    Who is spending, by the team and key names config gives them?
+``router_limit_refusals_total{scope, name, limit}``
+    Which key, team or deployment limit (``rpm``, ``tpm``, ``concurrent``, ``budget_day``,
+    ``budget_month``, ``budget_total``) refuses requests?
+``router_limit_store_errors_total{on_error}``
+    Is the limits store failing, and did ``on_store_error`` allow or deny (``settle``: a
+    reconciliation that was lost)?
+``router_deployment_quota_skips_total{deployment, limit}``
+    Which deployments are at their provider quota, so traffic moves elsewhere?
+``router_budget_used_usd{scope, name, period}``
+    How much of each budget is used in its current period?
+``router_budget_limit_usd{scope, name, period}``
+    What is each budget (for the budget-use panel's ratio)?
 
 Savings: a counter cannot go down, so ``router_savings_usd_total`` adds only the
 per-request positive part of ``baseline - cost``; for the net saving of a policy whose
@@ -82,6 +96,7 @@ calls :meth:`Metrics.mark_process_dead` on shutdown so its live gauges stop coun
 
 from router.metrics.registry import CIRCUIT_STATES, MULTIPROC_ENV, Metrics, status_class
 from router.metrics.request import RequestMetrics, Spend
+from router.metrics.tenancy import TenancyMetrics
 
 __all__ = [
     "CIRCUIT_STATES",
@@ -89,5 +104,6 @@ __all__ = [
     "Metrics",
     "RequestMetrics",
     "Spend",
+    "TenancyMetrics",
     "status_class",
 ]

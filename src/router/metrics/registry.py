@@ -103,6 +103,12 @@ class Metrics:
     requests_in_flight: Gauge
     stream_interruptions: Counter
     overload_rejections: Counter
+    spend_usd: Counter
+    limit_refusals: Counter
+    limit_store_errors: Counter
+    quota_skips: Counter
+    budget_used_usd: Gauge
+    budget_limit_usd: Gauge
 
     @classmethod
     def create(
@@ -275,6 +281,40 @@ class Metrics:
             ),
             overload_rejections=counter(
                 "router_overload_rejections", "Requests rejected because the router is overloaded."
+            ),
+            # Tenancy: team and key are names from config (a key's name, never the key).
+            spend_usd=counter(
+                "router_spend_usd", "Spend in US dollars, by team and key.", ("team", "key")
+            ),
+            limit_refusals=counter(
+                "router_limit_refusals",
+                "Requests refused by a key's or team's limit or budget (429).",
+                ("scope", "name", "limit"),
+            ),
+            limit_store_errors=counter(
+                "router_limit_store_errors",
+                "Limit checks the store could not answer, by what on_store_error did.",
+                ("on_error",),
+            ),
+            quota_skips=counter(
+                "router_deployment_quota_skips",
+                "Deployments passed over because they were at their own rpm/tpm/concurrent quota.",
+                ("deployment", "limit"),
+            ),
+            # The latest reading any live worker reported (every admission reads the budget).
+            budget_used_usd=Gauge(
+                "router_budget_used_usd",
+                "US dollars used of a key's or team's budget in its current period.",
+                ("scope", "name", "period"),
+                registry=r,
+                multiprocess_mode="livemostrecent",
+            ),
+            budget_limit_usd=Gauge(
+                "router_budget_limit_usd",
+                "A key's or team's budget per period, in US dollars (from config).",
+                ("scope", "name", "period"),
+                registry=r,
+                multiprocess_mode="livemax",
             ),
         )
 

@@ -52,6 +52,7 @@ class DecisionInput:
     catalog: Catalog
     snapshot: SignalSnapshot
     roll: float = 0.0
+    budget_use: tuple[float, str] | None = None  # the caller's most-used budget (for degrade)
 
 
 def decide(given: DecisionInput) -> Decision:
@@ -109,6 +110,9 @@ def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
             param="model",
             code="no_matching_rule",
         )
+    degraded, use = None, given.budget_use
+    if policy.degrade is not None and use is not None and use[0] > policy.degrade.above:
+        rule, degraded = policy.degrade.narrow(rule), policy.degrade.describe(*use)
     objective = objective_override or rule.objective
     max_cost = rule.constraints.max_cost_usd
     if max_cost_override is not None:
@@ -142,6 +146,7 @@ def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
         f"{policy.name}/{rule.name}: task={task} objective={objective.label}"
         f"{f' split={arm}' if arm else ''} -> {first.deployment.name} ({_summary(first)})"
         f"; {len(ranked) - 1} fallback(s), {len(excluded)} excluded"
+        f"{f'; degraded: {degraded}' if degraded else ''}"
     )
     return Decision(
         policy=policy.name,
@@ -157,6 +162,7 @@ def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
         deadline_s=policy.deadline_s,
         prompt_tokens=features.prompt_tokens,
         split_arm=arm,
+        degraded=degraded,
     )
 
 

@@ -58,9 +58,10 @@ CandidateRole = Literal["ranked", "split", "fallback", "direct"]
 """Why a candidate is where it is: ranked by the objective, the chosen arm of a split, a
 fallback of the rule, or a deployment of a model the client named."""
 
-ExclusionKind = Literal["request", "policy", "signal"]
+ExclusionKind = Literal["request", "policy", "signal", "limit"]
 """request: the request needs what it lacks (context, capability); policy: a static constraint
-(quality, cost); signal: live health (circuit, latency, error rate)."""
+(quality, cost); signal: live health (circuit, latency, error rate); limit: the deployment is
+at its own quota (tenancy's admission)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class Decision:
     deadline_s: float | None = None  # whole-request budget, capped by policy
     prompt_tokens: int | None = None  # the estimate costs were computed with
     split_arm: str | None = None  # the A/B arm chosen, when the rule splits
+    degraded: str | None = None  # why the policy routes cheaper (a budget above its threshold)
 
     @property
     def model(self) -> str:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -132,6 +133,33 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Degrade:
+    """While the caller's most-used budget is above ``above`` (a fraction), every rule of the
+    policy uses ``min_quality`` as its floor and keeps only the ``keep`` deployments."""
+
+    above: float
+    min_quality: float | None = None
+    keep: frozenset[str] | None = None  # deployment names
+    named: tuple[str, ...] = ()  # as config names them, for explain
+
+    def describe(self, use: float, budget: str) -> str:
+        what = [f"min_quality {self.min_quality:g}"] if self.min_quality is not None else []
+        what += [f"candidates {', '.join(self.named)}"] if self.named else []
+        return f"{budget} {use:.0%} used > {self.above:.0%}: {', '.join(what)}"
+
+    def narrow(self, rule: Rule) -> Rule:
+        """``rule`` as it applies while degraded; candidates it would lose entirely stay."""
+        kept = rule.candidates
+        if self.keep is not None:
+            kept = tuple(d for d in rule.candidates if d.name in self.keep) or rule.candidates
+        floor = rule.constraints.min_quality
+        if self.min_quality is not None:
+            floor = self.min_quality
+        constraints = dataclasses.replace(rule.constraints, min_quality=floor)
+        return dataclasses.replace(rule, candidates=kept, constraints=constraints)
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     rules: tuple[Rule, ...]
@@ -144,6 +172,7 @@ class Policy:
     cache: CacheSettings = field(default_factory=CacheSettings)
     deadline_s: float | None = None
     default_output_tokens: int = 500
+    degrade: Degrade | None = None
     where: str = ""
 
 
@@ -162,6 +191,11 @@ class PolicySet:
             if fnmatch.fnmatchcase(name, pattern):
                 return policy
         return None
+
+    @property
+    def degrading(self) -> bool:
+        """Some policy routes cheaper as a budget fills (so decisions need budget use)."""
+        return any(p.degrade is not None for p in self.policies.values())
 
     def difficulty_rules(self) -> list[tuple[str, int]]:
         """(policy, rule index) of every rule with a ``difficulty`` condition."""

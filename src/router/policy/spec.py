@@ -22,6 +22,7 @@ from router.policy.decision import CacheMode, CacheSettings, HedgeSettings, Retr
 from router.policy.model import (
     DEFAULT_ALIAS,
     Constraints,
+    Degrade,
     Match,
     Objective,
     Policy,
@@ -128,6 +129,20 @@ class CacheSpec(Strict):
     ttl_s: int = Field(3600, gt=0)
 
 
+class DegradeSpec(Strict):
+    """Route cheaper while the caller's most-used budget is above ``budget_above`` (0..1)."""
+
+    budget_above: float = Field(gt=0, lt=1, description="e.g. 0.8: above 80% used")
+    min_quality: float | None = Field(None, ge=0, description="replaces every rule's floor")
+    candidates: NameList | None = Field(None, description="models or deployments kept")
+
+    @model_validator(mode="after")
+    def _something(self) -> DegradeSpec:
+        if self.min_quality is None and self.candidates is None:
+            raise ValueError("degrade needs 'min_quality', 'candidates' or both")
+        return self
+
+
 class PolicySpec(Strict):
     description: str | None = None
     default: bool = Field(False, description="the policy behind the 'auto' alias")
@@ -139,6 +154,7 @@ class PolicySpec(Strict):
     cache: CacheSpec = CacheSpec()
     deadline_s: float | None = Field(None, gt=0)
     default_output_tokens: int = Field(500, gt=0)
+    degrade: DegradeSpec | None = Field(None, description="route cheaper as a budget fills")
     rules: list[RuleSpec] = Field(min_length=1)
 
 
@@ -186,6 +202,7 @@ def build_policies(
             cache=CacheSettings(spec.cache.mode, spec.cache.ttl_s),
             deadline_s=spec.deadline_s,
             default_output_tokens=spec.default_output_tokens,
+            degrade=_degrade(spec.degrade, entry, catalog, issues),
             where=str(entry.locate()),
         )
     aliases = _aliases(built, entries, catalog, issues)
@@ -293,6 +310,21 @@ def _rule(
         where=str(entry.locate(at)),
         quality_by_difficulty=spec.quality_from == "difficulty",
     )
+
+
+def _degrade(
+    spec: DegradeSpec | None, entry: Entry, catalog: Catalog, issues: list[ConfigIssue]
+) -> Degrade | None:
+    if spec is None:
+        return None
+    keep: frozenset[str] | None = None
+    if spec.candidates is not None:
+        found = [
+            _resolve(name, ("degrade", "candidates", i), entry, catalog, issues)
+            for i, name in enumerate(spec.candidates)
+        ]
+        keep = frozenset(d.name for deps in found for d in deps or ())
+    return Degrade(spec.budget_above, spec.min_quality, keep, tuple(spec.candidates or ()))
 
 
 def _resolve(

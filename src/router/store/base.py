@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from router.store.counters import Ask, Level, Settlement, Verdict
+
 
 class StoreFailure(StrEnum):
     TIMEOUT = "timeout"  # no answer within the store's timeout
@@ -78,6 +80,20 @@ class Store(Protocol):
 
     async def incr(self, key: str, ttl_s: float) -> int:
         """Add one and return the new value; the TTL starts when the key is created."""
+        ...
+
+    async def admit(self, asks: Sequence[Ask]) -> list[Verdict]:
+        """Each ask atomically, in order, in one round trip (see ``counters``)."""
+        ...
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None: ...
+
+    async def levels(self, keys: Sequence[str]) -> list[Level]:
+        """Windowed counters as they stand (nothing taken)."""
+        ...
+
+    async def fields(self, keys: Sequence[str]) -> list[dict[str, int]]:
+        """Every field of each field counter (empty when absent)."""
         ...
 
     async def ping(self) -> None: ...

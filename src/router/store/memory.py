@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from router.shapes import Clock
 from router.store.base import StoreHealth
+from router.store.counters import Ask, Level, Settlement, Verdict
+from router.store.memory_counters import MemoryCounters
 
 
 @dataclass(slots=True)
@@ -31,6 +33,8 @@ class MemoryStore:
         self._items: OrderedDict[str, _Item] = OrderedDict()
         self._max_keys = max_keys
         self._clock = clock
+        # Apart from the LRU: a limit's counter must never be evicted by cache pressure.
+        self._counters = MemoryCounters(clock)
 
     @property
     def backend(self) -> str:
@@ -98,6 +102,18 @@ class MemoryStore:
         value = int(item.value) + 1
         item.value = str(value).encode()
         return value
+
+    async def admit(self, asks: Sequence[Ask]) -> list[Verdict]:
+        return self._counters.admit(asks)
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        self._counters.settle(settlements)
+
+    async def levels(self, keys: Sequence[str]) -> list[Level]:
+        return self._counters.levels(keys)
+
+    async def fields(self, keys: Sequence[str]) -> list[dict[str, int]]:
+        return self._counters.fields(keys)
 
     async def ping(self) -> None:
         return None

@@ -18,8 +18,10 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from router.shapes import Clock
+from router.store import redis_counters as lua
 from router.store.base import StoreError, StoreFailure, StoreHealth
 from router.store.circuit import Circuit, HealthHook
+from router.store.counters import Ask, Level, Settlement, Verdict
 
 T = TypeVar("T")
 
@@ -55,6 +57,10 @@ class RedisStore:
         self._timeout_s = timeout_s
         self._admin_timeout_s = admin_timeout_s
         self._circuit = Circuit(cooldown_s, clock, on_health)
+        # EVALSHA, loading the script on the first NOSCRIPT (after a restart too).
+        self._admit = client.register_script(lua.ADMIT)
+        self._settle = client.register_script(lua.SETTLE)
+        self._levels = client.register_script(lua.LEVELS)
 
     @property
     def backend(self) -> str:
@@ -139,6 +145,32 @@ class RedisStore:
     async def _eval(self, script: str, key: str, arg: bytes | int) -> Any:
         return await self._client.eval(script, 1, key, arg)
 
+    async def admit(self, asks: Sequence[Ask]) -> list[Verdict]:
+        keys, body = lua.encode_asks(asks)
+        raw = await self._call("admit", lambda: self._admit(keys=keys, args=[body]))
+        return lua.decode_verdicts(raw)
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        keys, body = lua.encode_settlements(settlements)
+        if keys:
+            await self._call("settle", lambda: self._settle(keys=keys, args=[body]))
+
+    async def levels(self, keys: Sequence[str]) -> list[Level]:
+        if not keys:
+            return []
+        raw = await self._call("levels", lambda: self._levels(keys=list(keys), args=[]))
+        return [Level(int(used), int(reset)) for used, reset in raw]
+
+    async def fields(self, keys: Sequence[str]) -> list[dict[str, int]]:
+        async def read() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                return list(await pipe.execute())
+
+        found = await self._call("fields", read) if keys else []
+        return [{_text(k): int(v) for k, v in item.items()} for item in found]
+
     async def ping(self) -> None:
         await self._call("ping", self._client.ping)
 
@@ -161,6 +193,10 @@ def _ms(ttl_s: float) -> int:
 def _as_bytes(value: bytes | str | None) -> bytes | None:
     # The client never decodes responses; a str would mean someone configured it to.
     return value.encode() if isinstance(value, str) else value
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _glob_escape(text: str) -> str:

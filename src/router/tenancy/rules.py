@@ -234,3 +234,9 @@ class _Issue(Protocol):
     """``build_tenancy``'s issue reporter, as its helpers see it."""
 
     def __call__(self, path: PathKey, message: str, hint: str | None = None) -> None: ...
+
+
+def budget_table(tenancy: Tenancy) -> list[tuple[str, str, str, float]]:
+    """Every configured budget as (scope, name, period, usd), for the budget-limit gauge."""
+    scopes = (*tenancy.keys.values(), *tenancy.teams.values())
+    return [(b.scope, b.name, b.period, b.usd) for s in scopes for b in s.budgets]

@@ -63,6 +63,11 @@ def test_compose_services_and_profiles() -> None:
     assert router["build"]["dockerfile"] == "Dockerfile"
     assert router["environment"]["REDIS_URL"] == "redis://redis:6379/0"
     assert "./policies:/app/policies:ro" in router["volumes"]
+    # Spend and budgets live in Redis: an append-only file on a named volume keeps them.
+    redis = services["redis"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert "redis-data:/data" in redis["volumes"]
+    assert "redis-data" in _compose()["volumes"]
     demo = {name for name, svc in services.items() if "demo" in svc.get("profiles", [])}
     assert demo == {"router-demo"}
     demo_router = services["router-demo"]

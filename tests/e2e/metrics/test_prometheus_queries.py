@@ -2,8 +2,10 @@
 
 Two routers run in front of the emulators and serve the traffic each panel is about: plain
 and streamed answers, a fallback, upstream and client errors, breakers that open and close
-again, a hedge, cache hits, a stream cut short, load shedding, a policy hot reload, and (on
-the second router, whose Redis is down) Redis errors. Prometheus scrapes both every second;
+again, a hedge, cache hits, a stream cut short, load shedding, a policy hot reload, (on
+the second router, whose Redis is down) Redis errors and limit checks it cannot count, and (on
+a third, with client keys) spend by team, budget use, a limit's refusals and a deployment at
+its quota. Prometheus scrapes both every second;
 then each expression of the dashboard, with Grafana's macros filled in, goes through
 Prometheus's HTTP query API.
 """
@@ -63,6 +65,27 @@ policies:
         objective: priority
         candidates: [gpt-4o, mai-code-1-flash]
 """
+
+
+TENANT_KEYS = {"metered": "k-metered", "free": "k-free"}
+TENANCY = """\
+auth:
+  keys:
+    - {name: metered, team: platform, key_env: TENANT_METERED, limits: {rpm: 1}}
+    - {name: free, team: platform, key_env: TENANT_FREE}
+  teams:
+    platform:
+      budgets: [{usd: 100, period: day}]
+"""
+
+
+def _with_quota(directory: Path, deployment: str, limits: str) -> None:
+    """Give one deployment of the demo catalog a provider quota."""
+    path = directory / "router.yaml"
+    text = path.read_text()
+    line = f"      - name: {deployment}\n"
+    assert line in text
+    path.write_text(text.replace(line, f"{line}        limits: {limits}\n"))
 
 
 def _get(url: str) -> Any:
@@ -153,9 +176,16 @@ def _wait(probe: Any, what: str, timeout: float = 10.0) -> None:
 class Traffic:
     """One round of everything the dashboard shows, as clients and upstreams cause it."""
 
-    def __init__(self, main: RunningRouter, redis_down: RunningRouter, emulators: Emulators):
+    def __init__(
+        self,
+        main: RunningRouter,
+        redis_down: RunningRouter,
+        tenant: RunningRouter,
+        emulators: Emulators,
+    ):
         self.main = main
         self.redis_down = redis_down
+        self.tenant = tenant
         self.emulators = emulators
         self.rounds = 0
         self.statuses: dict[str, set[int]] = {}
@@ -187,8 +217,15 @@ class Traffic:
         # A fallback: gpt-4o@openai fails twice (its breaker opens), gpt-4o@azure answers.
         emu.openai.plan(Behaviour(status=500), times=2)
         self._saw("fallback", chat(url, "gpt-4o", "fall back please"))
-        # The second router: its cache lookups fail on Redis.
+        # The second router: its cache lookups fail on Redis, and so does the quota check of
+        # mai-code-1-flash@foundry (on_store_error: allow serves it uncounted).
         self._saw("redis", chat(self.redis_down.base_url, "cached", "what is 2 + 2"))
+        # The third: a key past its rpm limit is refused; its team's other key finds
+        # gpt-4o@openai at its quota (1 a minute), so gpt-4o@azure serves. Both spend.
+        tenant = self.tenant.base_url
+        for name in ("metered", "metered", "free"):
+            auth = {"authorization": f"Bearer {TENANT_KEYS[name]}"}
+            self._saw(name, chat(tenant, "gpt-4o", "spend a little", headers=auth))
         # Let the breakers cool down: the next round half-opens and closes them again.
         time.sleep(COOL_DOWN_S)
         self.rounds += 1
@@ -239,10 +276,17 @@ def test_every_dashboard_query_returns_data_from_router_traffic(
     set_server(down_dir, max_in_flight=1)
     append_yaml(down_dir, POLICIES)
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    _with_quota(down_dir, "mai-code-1-flash@foundry", "{rpm: 1000}")
     redis_down = start_router(down_dir, environ={**os.environ, "REDIS_URL": dead_redis})
+    tenant_dir = tmp_path / "tenant"
+    write_demo_config(tenant_dir, emulators.endpoints)
+    _with_quota(tenant_dir, "gpt-4o@openai", "{rpm: 1}")
+    append_yaml(tenant_dir, TENANCY)
+    keys = {"TENANT_METERED": TENANT_KEYS["metered"], "TENANT_FREE": TENANT_KEYS["free"]}
+    tenant = start_router(tenant_dir, environ={**os.environ, **keys})
 
-    traffic = Traffic(main, redis_down, emulators)
-    targets = [f"127.0.0.1:{r.port}" for r in (main, redis_down)]
+    traffic = Traffic(main, redis_down, tenant, emulators)
+    targets = [f"127.0.0.1:{r.port}" for r in (main, redis_down, tenant)]
     with _prometheus(tmp_path, targets) as prometheus, _reset_after(emulators):
         traffic.reload(config_dir)
         traffic.shed_load()
@@ -268,6 +312,8 @@ def test_every_dashboard_query_returns_data_from_router_traffic(
         assert traffic.statuses["redis"] == {200}
         assert traffic.statuses["slow"] == {200}
         assert traffic.statuses["shed"] == {503}
+        assert traffic.statuses["metered"] == {200, 429}
+        assert traffic.statuses["free"] == {200}
 
         problems = []
         queries = list(iter_queries(build_dashboard()))

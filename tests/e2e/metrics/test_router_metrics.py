@@ -171,6 +171,8 @@ def _spend(
             tokens_out
         ),
         series("router_cost_usd_total", policy=policy, model=model, deployment=deployment): cost,
+        # Tenancy's spend, by the configured names of the caller's team and key.
+        series("router_spend_usd_total", team="e2e", key=KEY_NAME): cost,
         series("router_baseline_cost_usd_total", policy=policy, model=model, baseline="gpt-4o"): (
             base
         ),
@@ -432,8 +434,23 @@ def test_no_label_holds_a_key_a_user_or_a_request_id(
     # The four above, and the refused 401 (counted with policy and model "none").
     assert scrape.total("router_requests_total") == 5
     values = scrape.label_values()
-    for secret in (CLIENT_KEY, KEY_NAME, USER, REQUEST_ID, UNKNOWN_MODEL, "e2e"):
+    for secret in (CLIENT_KEY, USER, REQUEST_ID, UNKNOWN_MODEL):
         assert not [v for v in values if secret in v], secret
+    # The key's configured name and its team appear only where tenancy reports spend, limits
+    # and budgets by them (names from config, so bounded); never anywhere else.
+    tenancy = ("router_spend_usd", "router_limit_", "router_budget_")
+    named = {
+        value
+        for name, labels in scrape.samples
+        if not name.startswith(tenancy)
+        for _, value in labels
+    }
+    for name in (KEY_NAME, "e2e"):
+        assert not [v for v in named if name in v], name
+    spend = {dict(labels)["key"]: dict(labels)["team"]
+             for name, labels in scrape.samples if name == "router_spend_usd_total"}  # fmt: skip
+    assert spend == {KEY_NAME: "e2e"}
+    values -= {KEY_NAME, "e2e"}
     # Every label value is one of a few known words or names from the config.
     config = set(metered.catalog.models) | set(metered.catalog.deployments)
     known = config | {"direct", "none", "model", "input", "output", "gpt-4o"}

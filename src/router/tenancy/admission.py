@@ -1,0 +1,375 @@
+"""Admission and settlement: the request path's one touch of the tenancy counters.
+
+Before dispatch, :meth:`Admission.admit` takes, in one atomic store call (batched with every
+other request in flight on this worker): one request from each ``rpm`` window, the prompt
+estimate plus the expected (or maximum) output from each ``tpm`` window, a slot of each
+``concurrent`` limit, and the expected cost from each budget; then, among the candidate
+deployments in the decision's order, the first whose own quota passes (the ones at their
+limit are skipped, with the reason). All or nothing: a refusal takes nothing.
+
+After the answer, :meth:`Admission.settle` reconciles tokens and cost with what was really
+used, releases the slots and adds to the spend counters, in the background (batched too).
+
+Keys live under one Redis hash tag, ``{tenancy}``, so a Cluster keeps them on one node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from router.config.catalog import Deployment
+from router.errors import BudgetExceeded, LimitsUnavailable, RateLimited, RouterError
+from router.shapes import Principal, Usage
+from router.store import Store, StoreError
+from router.store.counters import (
+    Adjust,
+    Ask,
+    FieldAdd,
+    Level,
+    Release,
+    Settlement,
+    Verdict,
+)
+from router.tenancy import asks
+from router.tenancy.asks import Need, Skip, Ticket
+from router.tenancy.batch import Batcher
+from router.tenancy.headers import duration, retry_after
+from router.tenancy.periods import iso, period_end
+from router.tenancy.rules import Budget, Limit, Tenancy
+
+SETTLE_RETRY_S = (0.25, 0.5, 1.0, 2.0)  # then a settlement is given up and counted
+
+
+class TenancyObserver(Protocol):
+    """What admission reports, for metrics (label values come from config)."""
+
+    def refused(self, scope: str, name: str, limit: str) -> None: ...
+    def store_error(self, on_error: str) -> None: ...
+    def redis_error(self, operation: str) -> None: ...
+    def deployment_skipped(self, deployment: str, limit: str) -> None: ...
+    def spent(self, team: str, key: str, usd: float) -> None: ...
+    def budget_used(self, scope: str, name: str, period: str, used_usd: float) -> None: ...
+
+
+class Admission:
+    def __init__(
+        self,
+        store: Store,
+        observer: TenancyObserver,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._observer = observer
+        self._wall_clock = wall_clock
+        self._admits: Batcher[Ask, Verdict] = Batcher(store.admit)
+        self._settles: Batcher[Settlement, None] = Batcher(self._send_settlements)
+        self._budget_use: dict[str, float] = {}  # budget id -> fraction, as last seen
+        self.store_errors: dict[str, int] = {"allow": 0, "deny": 0, "settle": 0}
+
+    # -- admit ------------------------------------------------------------------------------
+
+    async def admit(self, tenancy: Tenancy, need: Need) -> Ticket:
+        """A ticket to settle later; raises ``RateLimited``, ``BudgetExceeded`` or
+        ``LimitsUnavailable``."""
+        scopes = tenancy.scopes(need.principal)
+        holder = secrets.token_hex(8)
+        options, option_items = asks.deployment_options(tenancy, need, holder)
+        if not options and not any(s.limits or s.budgets for s in scopes):
+            return Ticket(need.principal, need.candidates)
+        now = datetime.fromtimestamp(self._wall_clock(), UTC)
+        first = need.candidates[0] if need.candidates else None
+        tokens = max(1, need.prompt_tokens + (first.output_tokens if first else 0))
+        nano = max(1, math.ceil((first.cost_usd if first else 0.0) * asks.NANO_USD))
+        draws, leases, items = asks.scope_asks(scopes, holder, tokens, nano, now)
+        ask = Ask(tuple(draws), tuple(leases), options)
+
+        def ticket(verdict: Verdict, headers: dict[str, str]) -> Ticket:
+            return Ticket(
+                need.principal,
+                need.candidates,
+                verdict.option or 0,
+                (),
+                headers,
+                metered=True,
+                holder=holder,
+                tokens=tokens,
+                nano=nano,
+                dep_tokens=asks.option_tokens(need, verdict.option),
+                token_keys=asks.keys_of(draws, items, "tpm"),
+                budget_keys=asks.keys_of(draws, items, "budget"),
+                lease_keys=tuple(le.key for le in leases),
+            )
+
+        future = self._admits.submit(ask)
+        try:
+            # Shielded: a client that leaves mid-call must not strand what the store took.
+            verdict = await asyncio.shield(future)
+        except StoreError as exc:
+            self._failed(exc)
+            return self._unmetered(need, items, option_items)
+        except asyncio.CancelledError:
+            future.add_done_callback(lambda f: self._undo(f, tenancy, ticket))
+            raise
+        self._note_budgets(items, verdict.levels)
+        headers = asks.rate_limit_headers(items, verdict.levels)
+        if verdict.admitted:
+            out = ticket(verdict, headers)
+            out.skipped = tuple(self._skip(option_items, need, s.option, s.item, s.level)
+                                for s in verdict.skipped)  # fmt: skip
+            return out
+        raise self._refusal(need, verdict, items, option_items, headers, tokens, nano, now)
+
+    def _undo(
+        self,
+        future: asyncio.Future[Verdict],
+        tenancy: Tenancy,
+        ticket: Callable[[Verdict, dict[str, str]], Ticket],
+    ) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        verdict = future.result()
+        if verdict.admitted:
+            self.settle(ticket(verdict, {}), None, None, 0.0, tenancy)
+
+    def _unmetered(
+        self, need: Need, items: list[asks.Item], option_items: list[list[asks.Item]]
+    ) -> Ticket:
+        everything = [*items, *(i for group in option_items for i in group)]
+        deny = [i for i in everything if asks.denies_on_store_error(i)]
+        self._note_store_error("deny" if deny else "allow")
+        if deny:
+            raise LimitsUnavailable(
+                f"the limits store is unavailable and the {asks.rule_label(deny[0])} says "
+                "on_store_error: deny; retry shortly",
+                headers={"retry-after": "1"},
+            )
+        return Ticket(need.principal, need.candidates)
+
+    def _skip(
+        self, option_items: list[list[asks.Item]], need: Need, option: int, item: int, level: Level
+    ) -> Skip:
+        dep = need.candidates[option].deployment.name
+        limit = option_items[option][item].limit
+        assert limit is not None
+        self._observer.deployment_skipped(dep, limit.kind)
+        when = f", resets in {duration(level.reset_ms)}" if level.reset_ms else ""
+        return Skip(dep, f"deployment {limit.kind} limit of {limit.amount} reached "
+                         f"({level.used} in use{when})")  # fmt: skip
+
+    def _refusal(
+        self,
+        need: Need,
+        verdict: Verdict,
+        items: list[asks.Item],
+        option_items: list[list[asks.Item]],
+        headers: dict[str, str],
+        tokens: int,
+        nano: int,
+        now: datetime,
+    ) -> RouterError:
+        if verdict.blocked is None:  # every candidate deployment is at its quota
+            skips = [self._skip(option_items, need, s.option, s.item, s.level)
+                     for s in verdict.skipped]  # fmt: skip
+            wait = min((s.level.reset_ms for s in verdict.skipped if s.level.reset_ms), default=0)
+            listing = "; ".join(f"{s.deployment}: {s.reason}" for s in skips)
+            return RateLimited(
+                f"every candidate deployment is at its limit: {listing}",
+                headers={**headers, "retry-after": retry_after(wait)},
+            )
+        item = items[verdict.blocked]
+        level = verdict.levels[verdict.blocked]
+        if item.budget is not None:
+            budget = item.budget
+            self._observer.refused(budget.scope, budget.name, f"budget_{budget.period}")
+            end = period_end(budget.period, now)
+            resets = "a total budget never resets"
+            if end is not None:
+                resets = f"it resets at {iso(end)}"
+                ms = int((end - now).total_seconds() * 1000)
+                headers = {**headers, "retry-after": retry_after(ms)}
+            return BudgetExceeded(
+                f"Budget exceeded: the {budget.label} has ${level.used / asks.NANO_USD:.6f} used "
+                f"and this request is estimated at ${nano / asks.NANO_USD:.6f}; {resets}",
+                headers=headers,
+            )
+        limit = item.limit
+        assert limit is not None
+        self._observer.refused(limit.scope, limit.name, limit.kind)
+        if limit.kind == "concurrent":
+            what, then = f"{level.used} requests in flight", "retry when one ends"
+        elif limit.kind == "tpm":
+            what = f"{level.used} tokens used, this request needs ~{tokens}"
+            then = f"resets in {duration(level.reset_ms)}"
+        else:
+            what = f"{level.used} requests in this window"
+            then = f"resets in {duration(level.reset_ms)}"
+        return RateLimited(
+            f"Rate limit reached: the {limit.label} ({what}); {then}",
+            headers={**headers, "retry-after": retry_after(level.reset_ms)},
+        )
+
+    def _note_budgets(self, items: list[asks.Item], levels: Sequence[Level]) -> None:
+        for item, level in zip(items, levels, strict=False):
+            if item.budget is not None:
+                budget = item.budget
+                used = level.used / asks.NANO_USD
+                self._budget_use[asks.budget_id(budget)] = used / budget.usd
+                self._observer.budget_used(budget.scope, budget.name, budget.period, used)
+
+    def budget_use(self, tenancy: Tenancy, principal: Principal) -> tuple[float, str] | None:
+        """The caller's most-used budget as this worker last saw it (fraction, label): for
+        policies that route cheaper as a budget fills. Refusal at 100% is always exact."""
+        best: tuple[float, str] | None = None
+        for scope in tenancy.scopes(principal):
+            for budget in scope.budgets:
+                used = self._budget_use.get(asks.budget_id(budget))
+                if used is not None and (best is None or used > best[0]):
+                    best = (used, budget.label)
+        return best
+
+    async def refresh_budgets(self, tenancy: Tenancy, principal: Principal) -> None:
+        """Read the caller's budgets this worker has not seen yet (one round trip, once)."""
+        now = datetime.fromtimestamp(self._wall_clock(), UTC)
+        unseen = [
+            (scope, budget)
+            for scope in tenancy.scopes(principal)
+            for budget in scope.budgets
+            if asks.budget_id(budget) not in self._budget_use
+        ]
+        if not unseen:
+            return
+        keys = [asks.budget_key(scope, budget, now) for scope, budget in unseen]
+        try:
+            levels = await self._store.levels(keys)
+        except StoreError as exc:
+            self._failed(exc)
+            return  # decide without it; admission itself follows on_store_error
+        for (_, budget), level in zip(unseen, levels, strict=True):
+            self._budget_use[asks.budget_id(budget)] = level.used / asks.NANO_USD / budget.usd
+
+    async def peek_quotas(self, tenancy: Tenancy, need: Need) -> list[Skip]:
+        """The candidate deployments whose rpm or tpm quota would refuse this request now,
+        read without taking anything (for explain; concurrency is not read)."""
+        checks: list[tuple[str, Limit, int]] = []
+        for cand in need.candidates:
+            for limit in tenancy.deployments.get(cand.deployment.name, ()):
+                if limit.kind == "concurrent":
+                    continue
+                amount = 1 if limit.kind == "rpm" else need.prompt_tokens + cand.output_tokens
+                checks.append((cand.deployment.name, limit, amount))
+        if not checks:
+            return []
+        keys = [asks.counter_key(lim.kind, "deployment", dep) for dep, lim, _ in checks]
+        try:
+            levels = await self._store.levels(keys)
+        except StoreError as exc:
+            self._failed(exc)
+            return []
+        out: dict[str, Skip] = {}
+        for (dep, limit, amount), level in zip(checks, levels, strict=True):
+            if dep not in out and level.used + amount > limit.amount:
+                when = f", resets in {duration(level.reset_ms)}" if level.reset_ms else ""
+                out[dep] = Skip(dep, f"deployment {limit.kind} limit of {limit.amount} reached "
+                                     f"({level.used} in use{when})")  # fmt: skip
+        return list(out.values())
+
+    # -- settle -----------------------------------------------------------------------------
+
+    def settle(
+        self,
+        ticket: Ticket,
+        served: Deployment | None,
+        usage: Usage | None,
+        cost_usd: float,
+        tenancy: Tenancy,
+    ) -> None:
+        """Reconcile and record spend, in the background; a ticket settles once."""
+        if ticket.settled:
+            return
+        ticket.settled = True
+        actual = usage.prompt_tokens + usage.completion_tokens if usage else 0
+        nano = round(cost_usd * asks.NANO_USD)
+        adjusts: list[Adjust] = []
+        releases: list[Release] = []
+        if ticket.metered:
+            adjusts += [Adjust(k, actual - ticket.tokens) for k in ticket.token_keys]
+            adjusts += [Adjust(k, nano - ticket.nano) for k in ticket.budget_keys]
+            releases += [Release(k, ticket.holder) for k in ticket.lease_keys]
+            adjusts += asks.deployment_adjusts(ticket, served, actual, tenancy)
+            releases += asks.deployment_releases(ticket, tenancy)
+        principal = ticket.principal
+        team, key = principal.team or "", principal.name
+        answered = served or asks.chosen_deployment(ticket)
+        model = answered.logical_model if answered is not None else ""
+        day = datetime.fromtimestamp(self._wall_clock(), UTC).strftime("%Y-%m-%d")
+        spend_key = f"{asks.PREFIX}spend:{day}"
+        where = f"{team}\t{key}\t{model}"
+        adds = [FieldAdd(spend_key, f"req\t{where}", 1, asks.SPEND_TTL_MS)]
+        if nano:
+            adds.append(FieldAdd(spend_key, f"usd\t{where}", nano, asks.SPEND_TTL_MS))
+        if usage is not None:
+            adds.append(FieldAdd(spend_key, f"in\t{where}", usage.prompt_tokens, asks.SPEND_TTL_MS))
+            adds.append(
+                FieldAdd(spend_key, f"out\t{where}", usage.completion_tokens, asks.SPEND_TTL_MS)
+            )
+        if cost_usd:
+            self._observer.spent(team, key, cost_usd)
+        once = f"{asks.PREFIX}settled:{ticket.holder or secrets.token_hex(8)}"
+        settlement = Settlement(tuple(adjusts), tuple(releases), tuple(adds), once)
+        self._settles.submit(settlement).add_done_callback(_consume)
+
+    async def _send_settlements(self, settlements: Sequence[Settlement]) -> list[None]:
+        """Send, retrying a failed batch a few times over ~4 s: each settlement applies at
+        most once (its ``once`` guard), so a retry after a timeout that did reach Redis is
+        harmless. Past the retries it is dropped and counted (``settle``)."""
+        for pause in (*SETTLE_RETRY_S, None):
+            try:
+                await self._store.settle(settlements)
+                return [None] * len(settlements)
+            except StoreError as exc:
+                self._failed(exc)
+                if pause is None:
+                    break
+                await asyncio.sleep(pause)
+        for _ in settlements:
+            self._note_store_error("settle")
+        return [None] * len(settlements)
+
+    def _failed(self, exc: StoreError) -> None:
+        """A store call that was tried and failed counts with the cache's Redis errors."""
+        if not exc.skipped:
+            self._observer.redis_error(exc.operation)
+
+    def _note_store_error(self, what: str) -> None:
+        self.store_errors[what] += 1
+        self._observer.store_error(what)
+
+    def report(self, tenancy: Tenancy, store_healthy: bool) -> dict[str, object]:
+        """For ``/readyz``: whether anything is counted, what a store failure does (the
+        limits that deny), and how often the store failed this worker so far."""
+        rules: list[Limit | Budget] = []
+        for scope in (*tenancy.keys.values(), *tenancy.teams.values()):
+            rules += [*scope.limits, *scope.budgets]
+        for limits in tenancy.deployments.values():
+            rules += limits
+        deny = sorted(r.label for r in rules if r.deny_on_store_error)
+        return {
+            "counting": bool(rules),
+            "store_healthy": store_healthy,
+            "on_store_error": {"deny": deny, "allow": len(rules) - len(deny)},
+            "store_errors": dict(self.store_errors),
+        }
+
+    async def aclose(self) -> None:
+        await self._settles.drain()
+
+
+def _consume(future: object) -> None:
+    """Settlements are fire and forget; their errors are counted in ``_send_settlements``."""
