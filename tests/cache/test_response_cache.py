@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -153,13 +152,3 @@ async def test_skipped_store_is_not_counted_as_an_error() -> None:
     key = cache.key(chat(), "fast", "team:a")
     assert await cache.lookup(key, ON, NONE) == Bypass("store")
     assert observer.store_errors == []
-
-
-async def test_hit_path_is_fast(cache: ResponseCache, store: Store) -> None:
-    key = cache.key(chat(), "fast", "team:a")
-    await cache.store(key, entry(), ON, NONE)
-    started = time.perf_counter()
-    for _ in range(100):
-        assert isinstance(await cache.lookup(key, ON, NONE), Hit)
-    per_hit = (time.perf_counter() - started) / 100
-    assert per_hit < 0.005, f"{store.backend} hit took {per_hit * 1000:.2f} ms"

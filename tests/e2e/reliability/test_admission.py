@@ -43,7 +43,7 @@ def test_a_full_worker_answers_503_without_waiting_for_the_body(
             waited = time.monotonic() - t0
         assert head.startswith(b"HTTP/1.1 503"), head[:200]
         assert b"retry-after: 1" in head.lower()
-        assert waited < 1.0
+        assert waited < 2.0  # answered while the 3 s request still holds the slot
         assert busy.result().status_code == 200
     emulators.openai.default = Behaviour()
 
@@ -81,7 +81,7 @@ def test_one_key_cannot_take_every_slot(
             assert third.status_code == 429, third.text
             assert third.json()["error"]["code"] == "concurrency_limit_exceeded"
             assert third.headers["retry-after"] == "1"
-            assert refused_in < 0.5
+            assert refused_in < 2.0  # not queued behind the 3 s requests
             assert other.result().status_code == 200  # another tenant still gets in
             assert [f.result().status_code for f in greedy] == [200, 200]
         assert call("alpha-secret-key").status_code == 200  # slots come back

