@@ -1,7 +1,8 @@
 """Shared state behind one small protocol: process memory by default, Redis when configured.
 
-``create_store(os.environ.get("REDIS_URL"), timeout_s=...)`` picks the implementation once, at
-start-up; everything else holds a :class:`Store` and never knows which.
+``create_store(url, timeout_s=...)`` (``create_app`` passes ``REDIS_URL`` from its environ)
+picks the implementation once, at start-up; everything else holds a :class:`Store` and never
+knows which.
 """
 
 from router.store.base import Store, StoreError, StoreFailure, StoreHealth
