@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.api.auth import PUBLIC_PATHS
 from router.logs import as_extra
-from router.shapes import Principal
+from router.shapes import CLIENT_CLOSED, Principal
 
 OUTCOME = "outcome"  # scope["state"] key: what the route knows about the request's routing
 PROMPT = "prompt"  # scope["state"] key: the last user turn's text, set only when prompts log
@@ -60,7 +60,7 @@ class AccessLogMiddleware:
 
 
 def _write(scope: Scope, status: int, latency_s: float) -> None:
-    status = status or 499  # no response started: the client left first
+    status = status or CLIENT_CLOSED  # no response started: the client left first
     level = logging.WARNING if status >= 500 else logging.INFO
     if not _log.isEnabledFor(level):
         return

@@ -27,7 +27,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from router.api.headers import deadline, router_headers
+from router.api.headers import ESTIMATE_HEADER, deadline, router_headers
 from router.api.openai import (
     SSEResponse,
     facts_for,
@@ -44,8 +44,6 @@ from router.wire import ParsedRequest, check_headers
 from router.wire_anthropic import parse_messages_request
 
 routes = APIRouter()
-
-OMITTED_HEADER = "x-router-omitted"
 
 
 @routes.post("/v1/messages")
@@ -102,7 +100,7 @@ async def count_tokens(request: Request) -> Response:
     pipeline: Pipeline = state.pipeline
     decision = pipeline.decision_for(parsed, principal_of(request), lower_headers(request))
     estimate = decision.prompt_tokens or 0
-    return json_response({"input_tokens": estimate}, headers={"x-router-token-count": "estimate"})
+    return json_response({"input_tokens": estimate}, headers={ESTIMATE_HEADER: "estimate"})
 
 
 def _betas(request: Request) -> tuple[str, ...]:
@@ -113,14 +111,11 @@ def _betas(request: Request) -> tuple[str, ...]:
 def _headers(state: Any, parsed: ParsedRequest, route: Route) -> dict[str, str]:
     """The ``x-router-*`` headers, and ``x-router-omitted`` when a model other than Claude
     answered a request with hints only Claude takes."""
-    out = router_headers(route)
     deployment = state.config().catalog.deployments.get(route.deployment)
     if parsed.messages is None or deployment is None or deployment.speaks_messages:
-        return out
+        return router_headers(route)
     omitted = chat_request(parsed.messages.body, reading=True).omitted
-    if omitted:
-        out[OMITTED_HEADER] = ",".join(omitted)
-    return out
+    return router_headers(route, omitted=omitted)
 
 
 class AnthropicSSE(SSEResponse):

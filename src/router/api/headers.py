@@ -4,18 +4,21 @@ here (the policy ones, ``x-router-objective`` and friends, are read by ``decide(
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from router.errors import InvalidRequest
 from router.pipeline import Route
 from router.wire import header_number
 
 TIMEOUT_HEADER = "x-router-timeout"
+OMITTED_HEADER = "x-router-omitted"  # hints the model that answered did not get
+ESTIMATE_HEADER = "x-router-token-count"  # on count_tokens: the count is an estimate
 
 
-def router_headers(route: Route) -> dict[str, str]:
-    """The ``x-router-*`` headers of one answer."""
-    return {
+def router_headers(route: Route, *, omitted: Sequence[str] = ()) -> dict[str, str]:
+    """The ``x-router-*`` headers of one answer; ``omitted`` names request hints the
+    deployment that answered could not take (``x-router-omitted``)."""
+    headers = {
         "x-router-cache": route.cache.value,
         "x-router-policy": header_safe(route.policy),
         "x-router-model": header_safe(route.model),
@@ -25,6 +28,9 @@ def router_headers(route: Route) -> dict[str, str]:
         "x-router-cost-basis": route.cost_basis,
         **route.limits,
     }
+    if omitted:
+        headers[OMITTED_HEADER] = header_safe(",".join(omitted))
+    return headers
 
 
 def header_safe(value: str) -> str:

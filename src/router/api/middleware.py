@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from router.api.auth import PUBLIC_PATHS, Authenticator
 from router.api.errors import error_body
 from router.errors import HeadersTooLarge, PayloadTooLarge, RouterError
+from router.shapes import CLIENT_CLOSED
 from router.wire import header_int
 
 log = logging.getLogger("router")
@@ -113,7 +114,7 @@ class ErrorMiddleware:
 
 
 class _ClientLeft(RouterError):
-    status = 499  # nginx's "client closed request": counted, never seen by a client
+    status = CLIENT_CLOSED
     code = "client_closed"
 
 
