@@ -46,3 +46,10 @@ def test_a_bad_timeout_header_is_refused(raw: str) -> None:
 def test_timeout_header_in_seconds() -> None:
     assert deadline({"x-router-timeout": "2.5"}) == 2.5
     assert deadline({}) is None
+
+
+def test_hints_the_answering_model_did_not_get_are_named() -> None:
+    route = Route("p", "gpt-4o", "gpt-4o@openai", "why", 0.0, "actual", CacheResult.BYPASS)
+    assert "x-router-omitted" not in router_headers(route)
+    headers = router_headers(route, omitted=["thinking", "top_k"])
+    assert headers["x-router-omitted"] == "thinking,top_k"
