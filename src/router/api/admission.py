@@ -65,7 +65,7 @@ class Admission:
                 )
         self.in_flight += 1
         self._by_key[name] = self._by_key.get(name, 0) + 1
-        self._metrics.requests_in_flight.inc()
+        self._metrics.record_admitted()
         return Slot(lambda: self._free(name))
 
     def _free(self, name: str) -> None:
@@ -75,4 +75,4 @@ class Admission:
             self._by_key[name] = left
         else:
             del self._by_key[name]
-        self._metrics.requests_in_flight.dec()
+        self._metrics.record_released()

@@ -332,6 +332,12 @@ class Metrics:
         """A request shed at the in-flight limit."""
         self.overload_rejections.inc()
 
+    def record_admitted(self) -> None:
+        self.requests_in_flight.inc()
+
+    def record_released(self) -> None:
+        self.requests_in_flight.dec()
+
     def record_reload(self, ok: bool) -> None:
         self.policy_reloads.labels("success" if ok else "failure").inc()
 
