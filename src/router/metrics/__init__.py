@@ -94,9 +94,11 @@ that directory and ``/metrics`` merges them with ``MultiProcessCollector``. A wo
 calls :meth:`Metrics.mark_process_dead` on shutdown so its live gauges stop counting.
 """
 
-from router.metrics.registry import CIRCUIT_STATES, MULTIPROC_ENV, Metrics, status_class
+from router.metrics.labels import CIRCUIT_STATES, status_class
+from router.metrics.registry import Metrics
 from router.metrics.request import RequestMetrics, Spend
 from router.metrics.tenancy import TenancyMetrics
+from router.metrics.workers import MULTIPROC_ENV
 
 __all__ = [
     "CIRCUIT_STATES",

@@ -4,9 +4,8 @@ and the functions that record into them (see the package docstring for the list)
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Final
 
 from prometheus_client import (
@@ -18,16 +17,10 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
     multiprocess,
-    values,
 )
 
-MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
-
-# A breaker's state (``router.shapes.CircuitState``) -> the gauge's numeric encoding; ordered
-# so that max() across workers is the worst state.
-CIRCUIT_STATES: Final[Mapping[str, int]] = MappingProxyType(
-    {"closed": 0, "half_open": 1, "open": 2}
-)
+from router.metrics.labels import CIRCUIT_STATES, status_class
+from router.metrics.workers import enable_multiprocess_values
 
 # fmt: off
 # Whole LLM calls last from ~100 ms (cached, tiny) to minutes (long streams).
@@ -44,29 +37,6 @@ _OVERHEAD_BUCKETS: Final = (
     0.0075, 0.01, 0.025, 0.05, 0.1, 0.25,
 )
 # fmt: on
-
-
-def status_class(status_code: int) -> str:
-    """Collapse an HTTP status code to its class label ("2xx", "4xx", ...)."""
-    return f"{status_code // 100}xx" if 100 <= status_code <= 599 else "other"
-
-
-def _enable_multiprocess_values(path: str, environ: MutableMapping[str, str]) -> None:
-    """Make this process write metric values to mmap files under ``path``.
-
-    prometheus_client picks its value backend once per process, from the environment,
-    when it is first imported. A worker forked from a parent that imported it before
-    ``router serve`` set the variable would keep in-memory values that ``/metrics``
-    never sees, so align the backend here; the choice is per process by nature.
-    ``environ`` is the process environment (injected; prometheus_client reads it there).
-    """
-    current = environ.get(MULTIPROC_ENV)
-    if current is not None and os.path.realpath(current) != os.path.realpath(path):
-        raise ValueError(f"{MULTIPROC_ENV}={current!r} disagrees with multiprocess_dir={path!r}")
-    # The mmap backend reads the directory from the environment when it opens files.
-    environ[MULTIPROC_ENV] = path
-    if not getattr(values.ValueClass, "_multiprocess", False):
-        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +95,7 @@ class Metrics:
         if multiprocess_dir is not None:
             if not os.path.isdir(multiprocess_dir):
                 raise ValueError(f"multiprocess_dir {multiprocess_dir!r} is not a directory")
-            _enable_multiprocess_values(
-                multiprocess_dir, os.environ if environ is None else environ
-            )
+            enable_multiprocess_values(multiprocess_dir, os.environ if environ is None else environ)
         # Process-wide switch in prometheus_client; idempotent, and wanted by every registry.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         r = CollectorRegistry(auto_describe=True)

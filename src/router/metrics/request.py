@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from router.metrics.registry import Metrics, status_class
+from router.metrics.labels import status_class
+from router.metrics.registry import Metrics
 
 
 @dataclass(frozen=True, slots=True)
