@@ -30,7 +30,7 @@ from router.dispatch.hedge import HedgeOutcome
 from router.dispatch.stream import AnswerStream
 from router.errors import AllAttemptsFailed, AttemptError, RouterError
 from router.gate import Gate
-from router.metrics import Metrics, Spend
+from router.metrics import Charge, Metrics
 from router.policy.decision import Decision
 from router.report import RequestFacts, RequestReport
 from router.shapes import CLIENT_CLOSED, Clock, Principal, Usage
@@ -270,14 +270,14 @@ class Pipeline:
         run.cache(req.turn.result)
         if usage is not None:
             self.signals.record_usage(model, req.decision.task, usage.completion_tokens)
-            spend = Spend(
+            spent = Charge(
                 usage.prompt_tokens,
                 usage.completion_tokens,
                 charge.cost_usd,
                 charge.baseline,
                 charge.baseline_cost_usd,
             )
-            run.billed(model, deployment.name, spend)
+            run.billed(model, deployment.name, spent)
         code = None if error is None else error.code or error.type
         run.finished(status, model, upstream_s=upstream_s, error_code=code)
         return charge.cost_usd

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from router.metrics import Metrics, RequestMetrics, Spend
+from router.metrics import Charge, Metrics, RequestMetrics
 from router.shapes import Clock
 from router.tracing import names as a  # plain strings; OpenTelemetry loads only when tracing
 
@@ -181,17 +181,17 @@ class RequestReport:
     def fell_back(self, from_deployment: str, to_deployment: str) -> None:
         self._metrics.fell_back(from_deployment, to_deployment)
 
-    def billed(self, model: str, deployment: str, spend: Spend) -> None:
+    def billed(self, model: str, deployment: str, charge: Charge) -> None:
         facts = self._facts
-        facts.input_tokens, facts.output_tokens = spend.input_tokens, spend.output_tokens
-        facts.cost_usd = spend.cost_usd
-        self._metrics.billed(model, deployment, spend)
+        facts.input_tokens, facts.output_tokens = charge.input_tokens, charge.output_tokens
+        facts.cost_usd = charge.cost_usd
+        self._metrics.billed(model, deployment, charge)
         if self._span is not None:
             self._span.set_attributes(
                 {
-                    a.GEN_AI_INPUT_TOKENS: spend.input_tokens,
-                    a.GEN_AI_OUTPUT_TOKENS: spend.output_tokens,
-                    a.ROUTER_COST: spend.cost_usd,
+                    a.GEN_AI_INPUT_TOKENS: charge.input_tokens,
+                    a.GEN_AI_OUTPUT_TOKENS: charge.output_tokens,
+                    a.ROUTER_COST: charge.cost_usd,
                 }
             )
 

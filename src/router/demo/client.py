@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class ChatAnswer:
     status: int
     model: str  # the logical model that answered ("" on an error)
     headers: dict[str, str] = field(default_factory=dict)  # the x-router-* ones
@@ -37,7 +37,7 @@ class ChatClient:
         self._key = key
         self._timeout = timeout_s
 
-    def chat(self, model: str, prompt: str, *, stream: bool = False) -> Answer:
+    def chat(self, model: str, prompt: str, *, stream: bool = False) -> ChatAnswer:
         body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}]}
         if stream:
             body["stream"] = True
@@ -54,9 +54,9 @@ class ChatClient:
                 k.lower(): v for k, v in response.getheaders() if k.lower().startswith("x-router-")
             }
             if response.status != 200:
-                return Answer(response.status, "", routed, _error_message(raw))
+                return ChatAnswer(response.status, "", routed, _error_message(raw))
             model_name, text = _stream_text(raw) if stream else _completion_text(raw)
-            return Answer(response.status, model_name, routed, text)
+            return ChatAnswer(response.status, model_name, routed, text)
         finally:
             conn.close()
 

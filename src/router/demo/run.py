@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from router.demo.client import Answer, ChatClient
+from router.demo.client import ChatAnswer, ChatClient
 from router.demo.emulate import Rewrite, emulate
 from router.demo.fixture import DEMO_KEY_ENV, Endpoints
 from router.demo.traffic import ProgressBar, render, run_traffic
@@ -141,7 +141,7 @@ def banner(source: Path, rewrites: list[Rewrite], base_url: str, key: str | None
     return "\n".join(lines) + "\n"
 
 
-def tour(code: Answer, general: Answer) -> str:
+def tour(code: ChatAnswer, general: ChatAnswer) -> str:
     """What the two requests through ``auto`` came back with."""
     lines = ['Two requests through model "auto", sent just now:']
     for prompt, answer in ((CODE_PROMPT, code), (GENERAL_PROMPT, general)):

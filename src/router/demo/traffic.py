@@ -18,7 +18,7 @@ from typing import TextIO
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from router.demo.client import Answer, ChatClient
+from router.demo.client import ChatAnswer, ChatClient
 
 MAX_REQUESTS = 10_000
 CONCURRENCY = 4
@@ -86,8 +86,8 @@ def read_spend(metrics_url: str) -> Spend:
 
 
 @dataclass(frozen=True, slots=True)
-class Report:
-    answers: list[tuple[Item, Answer]]
+class TrafficReport:
+    answers: list[tuple[Item, ChatAnswer]]
     spend: Spend
 
     def per_model(self) -> Counter[str]:
@@ -108,13 +108,13 @@ class Report:
 
 def run_traffic(
     base_url: str, key: str | None, count: int, progress: Callable[[int, int], None]
-) -> Report:
+) -> TrafficReport:
     """Send ``count`` requests (at most MAX_REQUESTS), CONCURRENCY at a time."""
     count = max(0, min(count, MAX_REQUESTS))
     client = ChatClient(base_url, key)
     metrics_url = base_url.removesuffix("/").removesuffix("/v1") + "/metrics"
     before = read_spend(metrics_url)
-    answers: list[tuple[Item, Answer]] = []
+    answers: list[tuple[Item, ChatAnswer]] = []
     with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
         futures = {
             pool.submit(client.chat, item.model, item.prompt.format(i=i), stream=item.stream): item
@@ -124,7 +124,7 @@ def run_traffic(
         for done in concurrent.futures.as_completed(futures):
             answers.append((futures[done], done.result()))
             progress(len(answers), count)
-    return Report(answers, read_spend(metrics_url).minus(before))
+    return TrafficReport(answers, read_spend(metrics_url).minus(before))
 
 
 class ProgressBar:
@@ -149,7 +149,7 @@ class ProgressBar:
         self._out.flush()
 
 
-def render(report: Report) -> str:
+def render(report: TrafficReport) -> str:
     spend = report.spend
     rows = [("model", "requests", "cost $", "baseline $", "saved $")]
     total_cost = total_base = 0.0

@@ -96,16 +96,16 @@ calls :meth:`Metrics.mark_process_dead` on shutdown so its live gauges stop coun
 
 from router.metrics.labels import CIRCUIT_STATES, status_class
 from router.metrics.registry import Metrics
-from router.metrics.request import RequestMetrics, Spend
+from router.metrics.request import Charge, RequestMetrics
 from router.metrics.tenancy import TenancyMetrics
 from router.metrics.workers import MULTIPROC_ENV
 
 __all__ = [
     "CIRCUIT_STATES",
     "MULTIPROC_ENV",
+    "Charge",
     "Metrics",
     "RequestMetrics",
-    "Spend",
     "TenancyMetrics",
     "status_class",
 ]

@@ -15,7 +15,7 @@ from router.metrics.registry import Metrics
 
 
 @dataclass(frozen=True, slots=True)
-class Spend:
+class Charge:
     """What the answer that was served used and cost (and would have on the baseline)."""
 
     input_tokens: int
@@ -61,15 +61,15 @@ class RequestMetrics:
     def fell_back(self, from_deployment: str, to_deployment: str) -> None:
         self._m.fallbacks.labels(self._policy, from_deployment, to_deployment).inc()
 
-    def billed(self, model: str, deployment: str, spend: Spend) -> None:
-        self._m.record_tokens(model, deployment, spend.input_tokens, spend.output_tokens)
+    def billed(self, model: str, deployment: str, charge: Charge) -> None:
+        self._m.record_tokens(model, deployment, charge.input_tokens, charge.output_tokens)
         self._m.record_cost(
             self._policy,
             model,
             deployment,
-            spend.cost_usd,
-            spend.baseline,
-            spend.baseline_cost_usd,
+            charge.cost_usd,
+            charge.baseline,
+            charge.baseline_cost_usd,
         )
 
     def finished(
