@@ -78,7 +78,8 @@ def test_the_exported_signal_scores_like_scikit_learn_and_learns_the_rule(
     for o in parts.train.outcomes:
         _chat, f = request_of(o, "x")
         ours.append(model.cheap_enough(o.prompt, f.task, f.prompt_tokens, bool(o.history)))
-    assert ours == pytest.approx(list(fitted.train_probabilities), abs=1e-4)
+    # the same as scikit-learn within what 4 significant digits and pruning leave
+    assert ours == pytest.approx(list(fitted.train_probabilities), abs=1e-3)
     # held-out subjects: the word "integral" still marks the prompts the cheap model fails
     hard, easy = [], []
     for o in parts.test.outcomes:
