@@ -1,4 +1,4 @@
-"""``router serve | demo | check | explain | keys``: the command line.
+"""``router serve | demo | eval | train | replay | check | explain | keys``: the command line.
 
 Every command and option has help text, and ``--help`` shows each default.
 
@@ -104,6 +104,23 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("dataset", type=Path, help="RouteLLM data directory or .jsonl file")
     train.add_argument("-o", "--out", type=Path, required=True, help="the exported JSON")
     train.add_argument("--seed", type=int, default=14, help="hold-out seed")
+
+    replay = command(
+        "replay",
+        "logged requests through a candidate config, offline: what would change "
+        "(docs/requestlog.md)",
+    )
+    replay.add_argument(
+        "log",
+        help="request log: a JSONL file (its rotated files are read too) or a Redis URL "
+        "redis://HOST:PORT/DB?stream=KEY",
+    )
+    replay.add_argument(
+        "--config", default=env.config_path, help="the candidate config: YAML file or directory"
+    )
+    replay.add_argument("--json", action="store_true", help="print the report as JSON")
+    replay.add_argument("--examples", type=int, default=3, help="examples per group of changes")
+    replay.add_argument("--seed", type=int, default=0, help="seed of the rolls for weighted splits")
 
     check = command("check", "validate policies and run their test cases")
     check.add_argument(
@@ -220,6 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.dataset, Path(args.config), args.out, sys.stdout, sys.stderr,
             split=args.split, size=args.sample, seed=args.seed, policies=args.policy,
             write_quality=args.write_quality,
+        )  # fmt: skip
+    if args.command == "replay":
+        from router.requestlog.command import replay_main
+
+        return replay_main(
+            args.log, Path(args.config), sys.stdout, sys.stderr,
+            as_json=args.json, seed=args.seed, examples=args.examples,
         )  # fmt: skip
     if args.command == "train":
         from router.quality.commands import train_main

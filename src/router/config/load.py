@@ -14,9 +14,11 @@ from router.config.schema import (
     AuthSpec,
     ModelSpec,
     RawConfig,
+    RequestLogSpec,
     ServerSpec,
     collect,
     read_raw,
+    validate,
     validate_single,
 )
 from router.config.yamlsrc import ConfigError, ConfigIssue
@@ -36,6 +38,7 @@ class Config:
     policies: PolicySet = EMPTY_POLICIES
     tenancy: Tenancy = EMPTY_TENANCY  # keys, access, limits, budgets
     difficulty: DifficultyModel | None = None  # server.difficulty_model, loaded
+    request_log: RequestLogSpec | None = None  # no section: no request log
 
 
 def load_config(path: Path) -> Config:
@@ -66,6 +69,8 @@ def load_config(path: Path) -> Config:
             raw.singles.get("auth"),
             issues,
         )
+    log_entry = raw.singles.get("request_log")
+    request_log = validate(RequestLogSpec, log_entry, issues) if log_entry else None
     difficulty = _difficulty(path, raw, server, issues)
     for policy, index in policies.difficulty_rules() if difficulty is None else ():
         issues.append(
@@ -77,7 +82,7 @@ def load_config(path: Path) -> Config:
         )
     if issues or server is None or auth is None:
         raise ConfigError(issues)
-    return Config(raw.files, server, auth, catalog, raw, policies, tenancy, difficulty)
+    return Config(raw.files, server, auth, catalog, raw, policies, tenancy, difficulty, request_log)
 
 
 def _difficulty(

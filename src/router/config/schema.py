@@ -6,9 +6,10 @@ A directory is read as all of its ``*.yaml`` / ``*.yml`` files (not recursively)
 section; a name defined twice is an error naming both places.
 
 Sections: ``server``, ``auth``, ``models`` (the catalog), ``policies``, ``tests`` (policy test
-cases, run by ``router check``). Sections other than the catalog are parsed by their owners
-(``policy``, ``tenancy``) through ``Entry`` objects that keep their source map. There is no
-top-level ``cache`` section: caching is set per policy (``policies.<name>.cache``).
+cases, run by ``router check``), ``request_log`` (docs/requestlog.md). Sections other than the
+catalog are parsed by their owners (``policy``, ``tenancy``) through ``Entry`` objects that
+keep their source map. There is no top-level ``cache`` section: caching is set per policy
+(``policies.<name>.cache``).
 """
 
 from __future__ import annotations
@@ -19,14 +20,22 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from router.config.yamlsrc import ConfigError, ConfigIssue, PathKey, SourceMap, load
 
 TASK_CLASSES = ("code", "reasoning", "general")
 Capability = Literal["tools", "vision", "json_mode", "streaming"]
 
-SECTIONS = ("server", "auth", "models", "policies", "tests")
+SECTIONS = ("server", "auth", "models", "policies", "tests", "request_log")
 # Sections people reach for that live elsewhere: the hint says where.
 _MOVED = {"cache": "the response cache is set per policy: policies.<name>.cache (mode, ttl_s)"}
 _NAMED_SECTIONS = ("models", "policies")  # mappings of name -> entry, merged across files
@@ -124,6 +133,58 @@ class ServerSpec(Strict):
     difficulty_model: str | None = Field(
         None, description="exported difficulty signal (router train), relative to the config"
     )
+
+
+LogSinkName = Literal["jsonl", "redis"]
+_JSONL_ONLY = ("path", "rotate_bytes", "rotate_keep")
+_REDIS_ONLY = ("redis_url", "stream_key", "maxlen")
+
+
+class RequestLogSpec(Strict):
+    """One record per request (docs/requestlog.md), written off the request path. No section:
+    no log. Read once at start-up: a change takes effect on restart."""
+
+    sink: LogSinkName = Field(
+        description="jsonl: rotated files; redis: a stream all replicas share"
+    )
+    enabled: bool = Field(True, description="false keeps the section but logs nothing")
+    path: str | None = Field(None, description="jsonl: the file, relative to the working directory")
+    rotate_bytes: int = Field(
+        64 * 1024 * 1024, ge=4096, description="jsonl: rotate once the file is this big"
+    )
+    rotate_keep: int = Field(5, ge=1, le=1000, description="jsonl: rotated files kept (.1, .2...)")
+    redis_url: str | None = Field(
+        None, description="redis: redis://, rediss:// or unix:// URL; default: env REDIS_URL"
+    )
+    stream_key: str = Field("router:requests", min_length=1, description="redis: the stream")
+    maxlen: int = Field(100_000, ge=1000, description="redis: entries kept, about (XADD MAXLEN ~)")
+    queue_size: int = Field(
+        10_000, ge=1, description="records waiting to be written; beyond it they are dropped"
+    )
+
+    @field_validator(*_JSONL_ONLY)
+    @classmethod
+    def _jsonl_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("sink") != "jsonl":
+            raise ValueError("only for sink 'jsonl'")
+        return value
+
+    @field_validator(*_REDIS_ONLY)
+    @classmethod
+    def _redis_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("sink") != "redis":
+            raise ValueError("only for sink 'redis'")
+        if info.field_name == "redis_url" and not str(value).startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> RequestLogSpec:
+        if self.sink == "jsonl" and not self.path:
+            raise ValueError("sink 'jsonl' needs a 'path'")
+        return self
 
 
 class BudgetSpec(Strict):

@@ -78,6 +78,11 @@ Metric, its labels, and the question it answers:
     How much of each budget is used in its current period?
 ``router_budget_limit_usd{scope, name, period}``
     What is each budget (for the budget-use panel's ratio)?
+``router_request_log_written_total{sink}``
+    How many request records reached the request log (``jsonl`` or ``redis``)?
+``router_request_log_dropped_total{reason}``
+    Is the request log losing records (``queue_full``, ``sink_error``, ``encode_error``,
+    ``shutdown``)? Requests never wait for the log, so a slow sink shows here, not in latency.
 
 Savings: a counter cannot go down, so ``router_savings_usd_total`` adds only the
 per-request positive part of ``baseline - cost``; for the net saving of a policy whose

@@ -79,6 +79,8 @@ class Metrics:
     quota_skips: Counter
     budget_used_usd: Gauge
     budget_limit_usd: Gauge
+    request_log_written: Counter
+    request_log_dropped: Counter
 
     @classmethod
     def create(
@@ -284,6 +286,16 @@ class Metrics:
                 registry=r,
                 multiprocess_mode="livemax",
             ),
+            request_log_written=counter(
+                "router_request_log_written",
+                "Request records written to the request log, by sink.",
+                ("sink",),
+            ),
+            request_log_dropped=counter(
+                "router_request_log_dropped",
+                "Request records dropped instead of written, by reason.",
+                ("reason",),
+            ),
         )
 
     # -- recording: the only callers of .labels() ----------------------------------------
@@ -305,6 +317,15 @@ class Metrics:
 
     def record_released(self) -> None:
         self.requests_in_flight.dec()
+
+    def record_log_written(self, sink: str, count: int) -> None:
+        """Request records a request-log sink stored (``jsonl``, ``redis``)."""
+        self.request_log_written.labels(sink).inc(count)
+
+    def record_log_dropped(self, reason: str, count: int = 1) -> None:
+        """Request records lost: ``queue_full``, ``sink_error``, ``encode_error``,
+        ``shutdown``."""
+        self.request_log_dropped.labels(reason).inc(count)
 
     def record_reload(self, ok: bool) -> None:
         self.policy_reloads.labels("success" if ok else "failure").inc()

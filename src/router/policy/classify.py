@@ -108,11 +108,7 @@ def classify(chat: ChatRequest, signal: DifficultyModel | None = None) -> Featur
     has_tools = bool(chat.tools or chat.functions)
     task = classify_task(chat)
     prompt_tokens = estimate_prompt_tokens(chat)
-    difficulty = None
-    if signal is not None:
-        users = [m for m in chat.messages if m.role == "user"]
-        text = _text_of(users[-1].content) if users else ""
-        difficulty = signal.difficulty(text, task, prompt_tokens, len(users) > 1)
+    difficulty = None if signal is None else difficulty_of(chat, task, prompt_tokens, signal)
     return Features(
         task=task,
         prompt_tokens=prompt_tokens,
@@ -124,6 +120,16 @@ def classify(chat: ChatRequest, signal: DifficultyModel | None = None) -> Featur
         difficulty=difficulty,
         difficulty_mean=signal.mean_difficulty if signal is not None else 0.5,
     )
+
+
+def difficulty_of(
+    chat: ChatRequest, task: TaskClass, prompt_tokens: int, signal: DifficultyModel
+) -> float:
+    """The learned signal's score of the last user turn (``router replay`` re-scores a logged
+    prompt with it, under a candidate config's signal)."""
+    users = [m for m in chat.messages if m.role == "user"]
+    text = _text_of(users[-1].content) if users else ""
+    return signal.difficulty(text, task, prompt_tokens, len(users) > 1)
 
 
 def estimate_prompt_tokens(chat: ChatRequest) -> int:

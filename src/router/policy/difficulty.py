@@ -22,6 +22,7 @@ weight was learned from other n-grams, i.e. noise.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,6 +111,11 @@ class DifficultyModel:
         self, text: str, task: str, prompt_tokens: int, multi_turn: bool = False
     ) -> float:
         return 1.0 - self.cheap_enough(text, task, prompt_tokens, multi_turn)
+
+    def signature(self) -> str:
+        """A short name for this export (a hash of how it was built): the request log records
+        it beside each score, so replay knows whether a candidate's signal is the same one."""
+        return hashlib.blake2b(self.source.encode(), digest_size=6).hexdigest()
 
 
 def _sigmoid(z: float) -> float:

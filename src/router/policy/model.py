@@ -173,6 +173,7 @@ class Policy:
     deadline_s: float | None = None
     default_output_tokens: int = 500
     degrade: Degrade | None = None
+    capture_prompts: bool = False  # the request log keeps prompt and answer text, not hashes
     where: str = ""
 
 

@@ -143,6 +143,14 @@ class DegradeSpec(Strict):
         return self
 
 
+class PolicyLogSpec(Strict):
+    capture: Literal["hash", "prompts"] = Field(
+        "hash",
+        description="what the request log keeps of prompts and answers: their hash, or the "
+        "text itself ('prompts'; lets router replay re-score them)",
+    )
+
+
 class PolicySpec(Strict):
     description: str | None = None
     default: bool = Field(False, description="the policy behind the 'auto' alias")
@@ -155,6 +163,7 @@ class PolicySpec(Strict):
     deadline_s: float | None = Field(None, gt=0)
     default_output_tokens: int = Field(500, gt=0)
     degrade: DegradeSpec | None = Field(None, description="route cheaper as a budget fills")
+    log: PolicyLogSpec = PolicyLogSpec()
     rules: list[RuleSpec] = Field(min_length=1)
 
 
@@ -203,6 +212,7 @@ def build_policies(
             deadline_s=spec.deadline_s,
             default_output_tokens=spec.default_output_tokens,
             degrade=_degrade(spec.degrade, entry, catalog, issues),
+            capture_prompts=spec.log.capture == "prompts",
             where=str(entry.locate()),
         )
     aliases = _aliases(built, entries, catalog, issues)

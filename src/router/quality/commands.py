@@ -39,9 +39,13 @@ def sample(dataset: Dataset, size: int | None, seed: int) -> Dataset:
 
 @contextmanager
 def progress_bar(total: int, label: str, out: TextIO) -> Iterator[Progress]:
-    """A tqdm bar on runs long enough to need one."""
-    from tqdm import tqdm
-
+    """A tqdm bar on runs long enough to need one; none when tqdm is not installed (it comes
+    with the ``eval`` extra, and ``router replay`` runs without it)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield lambda n: None
+        return
     quiet = total < 2000 or not out.isatty()
     with tqdm(total=total, desc=label, file=out, disable=quiet, leave=False) as bar:
         yield bar.update
