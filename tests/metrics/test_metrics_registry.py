@@ -17,7 +17,7 @@ from support.metrics import drive_traffic
 ALLOWED_LABELS = {
     "policy", "model", "status_class", "cache", "error_type", "stream", "deployment",
     "provider", "outcome", "direction", "baseline", "rule", "reason", "from_deployment",
-    "to_deployment", "to_state", "result", "operation",
+    "to_deployment", "to_state", "result", "operation", "sink",
     # Tenancy: names from config (a key's configured name, never the key), and small enums.
     "team", "key", "scope", "name", "limit", "period", "on_error",
 }  # fmt: skip
@@ -84,7 +84,7 @@ def test_every_attribute_is_registered_and_documented() -> None:
     exposed = m.sample_names()
     doc = router.metrics.__doc__ or ""
     fields = _metric_fields(m)
-    assert len(fields) == 33
+    assert len(fields) == 35
     for attr, metric in fields.items():
         name = metric._name  # the family name prometheus_client registered
         suffix = "_total" if isinstance(metric, Counter) else ""

@@ -90,3 +90,5 @@ def drive_traffic(m: Metrics, step: int = 0) -> None:
     tenancy.deployment_skipped("gpt-4o-mini@openai", "tpm")
     tenancy.budgets_configured([("team", "platform", "day", 5.0)])
     tenancy.budget_used("team", "platform", "day", 1.0 + step * 0.5)
+    m.record_log_written("jsonl", 5)
+    m.record_log_dropped("queue_full")

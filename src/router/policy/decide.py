@@ -163,6 +163,7 @@ def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
         prompt_tokens=features.prompt_tokens,
         split_arm=arm,
         degraded=degraded,
+        features=features,
     )
 
 
@@ -331,6 +332,7 @@ def _direct(
         task=features.task,
         excluded=tuple(excluded),
         prompt_tokens=features.prompt_tokens,
+        features=features,
     )
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from router.config.catalog import Deployment
+
+if TYPE_CHECKING:
+    from router.policy.classify import Features
 
 
 class CacheMode(StrEnum):
@@ -100,6 +103,7 @@ class Decision:
     prompt_tokens: int | None = None  # the estimate costs were computed with
     split_arm: str | None = None  # the A/B arm chosen, when the rule splits
     degraded: str | None = None  # why the policy routes cheaper (a budget above its threshold)
+    features: Features | None = None  # what classify found: the request log records them
 
     @property
     def model(self) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from router.config.load import Config
 from router.errors import RouterError
 from router.policy.classify import Features, difficulty_of
-from router.policy.decide import decide
+from router.policy.decide import DecisionInput, decide
 from router.policy.decision import Decision
 from router.policy.difficulty import DifficultyModel
 from router.requestlog.profile import LogProfile
@@ -190,9 +190,10 @@ def _decide(
     roll: float,
 ) -> Decision:
     chat = ChatRequest(model=record.requested, messages=list(_BLANK), user=record.user)
-    return decide(
+    given = DecisionInput(
         chat, features, principal, headers, config.policies, config.catalog, snapshot, roll
     )
+    return decide(given)
 
 
 def _side(
