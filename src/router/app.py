@@ -52,6 +52,8 @@ from router.logs import DEFAULT_LOGS, LogSettings
 from router.metrics import MULTIPROC_ENV, Metrics, TenancyMetrics
 from router.pipeline import Pipeline
 from router.policy.decider import PolicyDecider
+from router.requestlog.factory import create_request_log
+from router.requestlog.trail import RequestRecorder
 from router.shapes import CircuitState, Clock
 from router.signals import Signals
 from router.state import RouterState, publish_circuits, signal_settings
@@ -111,6 +113,8 @@ def create_app(
     tenancy = TenancyMetrics(metrics)
     tenancy.budgets_configured(budget_table(loaded.tenancy))
     limits = TenancyAdmission(shared, tenancy, wall_clock=wall_clock)
+    request_log = create_request_log(loaded, metrics, env)  # read at start-up only
+    recorder = RequestRecorder(request_log, metrics) if request_log.enabled else None
 
     def build_pipeline(state: RouterState) -> Pipeline:
         dispatcher = Dispatcher(called, LiveObserver(signals, metrics), clock=clock)
@@ -124,6 +128,7 @@ def create_app(
             clock=clock,
             tracing=tracing,
             gate=state.gate,
+            recorder=recorder,
         )
 
     preparing: set[asyncio.Task[None]] = set()
@@ -161,6 +166,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if isinstance(upstreams, Upstreams):
             await upstreams.prepare(state.config().catalog.deployments.values())
+        request_log.start()
         hangup = _on_sighup(state)
         watcher = _start_watching(state, watch_interval_s)
         served = state.config()
@@ -183,6 +189,7 @@ def create_app(
                     await watcher
             await upstreams.aclose()
             await limits.aclose()  # settlements still queued reach the store
+            await request_log.aclose()  # what is queued is written, for a few seconds at most
             if tracing is not None:
                 tracing.shutdown()  # flush the spans still queued
             await shared.aclose()

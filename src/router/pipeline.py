@@ -33,6 +33,7 @@ from router.gate import Gate
 from router.metrics import Charge, Metrics
 from router.policy.decision import Decision
 from router.report import RequestFacts, RequestReport
+from router.requestlog.trail import RequestRecorder
 from router.shapes import CLIENT_CLOSED, Clock, Principal, Usage
 from router.signals import Signals
 from router.tenancy.asks import Ticket
@@ -98,6 +99,7 @@ class Pipeline:
     clock: Clock = time.perf_counter
     tracing: Tracing | None = None
     gate: Gate | None = None  # tenancy: limits, budgets, quotas, spend
+    recorder: RequestRecorder | None = None  # the request log's, when one is configured
 
     def decision_for(
         self, request: ParsedRequest, principal: Principal, headers: Mapping[str, str]
@@ -112,11 +114,15 @@ class Pipeline:
         *,
         deadline_s: float | None = None,
         facts: RequestFacts | None = None,
+        request_id: str | None = None,
     ) -> Outcome:
         """``facts``, when given, is filled in as the request goes (for the access log)."""
-        run = RequestReport(self.metrics, self.clock, request.stream, facts, self.tracing)
-        run.requested(request)
         config = self.config()
+        trail = None
+        if self.recorder is not None:
+            trail = self.recorder.trail(request_id, request, principal, headers, config)
+        run = RequestReport(self.metrics, self.clock, request.stream, facts, self.tracing, trail)
+        run.requested(request)
 
         # 1. decide, then admit: the caller's limits and budgets, the deployments' quotas
         # (``gate``: a deployment at its quota leaves the chain, with the reason)
@@ -169,6 +175,7 @@ class Pipeline:
         self._fell_back(req, answer.failures, answer.deployment, answer.hedge)
         body = answer.completion.body
         body["model"] = answer.deployment.logical_model
+        run.answered(body=body)
 
         # 4. keep, and 5. account
         cost = await self._settle(
@@ -185,6 +192,7 @@ class Pipeline:
         model = stream.deployment.logical_model
         want_usage = request.chat.wants_usage_in_stream
         kept: list[dict[str, Any]] | None = [] if req.turn.collecting else None
+        seen: list[dict[str, Any]] | None = [] if req.run.keeps_answer else None
         usage: Usage | None = None
         # Anthropic events (a Messages client) pass on whole: only watched for usage.
         watch = EventWatch(model) if request.messages is not None else None
@@ -198,11 +206,15 @@ class Pipeline:
                     watch.see(chunk)
                     if kept is not None:
                         kept.append(chunk)
+                    if seen is not None:
+                        seen.append(chunk)
                     yield chunk
                     continue
                 chunk["model"] = model
                 if kept is not None:
                     kept.append(chunk)
+                if seen is not None:
+                    seen.append(chunk)
                 if "usage" in chunk:
                     usage = Usage.from_openai(chunk["usage"]) or usage
                     if not want_usage:
@@ -217,6 +229,7 @@ class Pipeline:
         finally:
             await stream.aclose()
             usage = watch.usage if watch is not None else usage
+            req.run.answered(chunks=seen)
             upstream_s = req.run.elapsed() - own
             await self._settle(req, stream.deployment, status, usage, upstream_s, error, kept)
 
@@ -288,7 +301,7 @@ class Pipeline:
         self._release(req.config, req.ticket)
         run.cache(req.turn.result)
         if isinstance(exc, AllAttemptsFailed):
-            run.attempted("", "", _calls(exc.attempts))
+            run.attempted("", "", _calls(exc.attempts), exc.attempts)
         if isinstance(exc, RouterError):
             code = exc.code or exc.type
             run.finished(exc.status, model, upstream_s=run.elapsed(), error_code=code)
@@ -308,7 +321,7 @@ class Pipeline:
         hedge: HedgeOutcome | None,
     ) -> None:
         calls = _calls(failures) + 1 + (1 if hedge is not None and hedge.loser else 0)
-        req.run.attempted(served.name, served.provider, calls)
+        req.run.attempted(served.name, served.provider, calls, failures)
         tried = [f.deployment for f in failures if f.deployment != served.name]
         if tried:
             req.run.fell_back(tried[-1], served.name)

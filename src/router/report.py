@@ -1,12 +1,14 @@
 """``RequestReport``: the pipeline's one per-request facade. Each step the request lives is told
-once, and goes to the three places that record it:
+once, and goes to the places that record it:
 
 - the metrics (``router.metrics.RequestMetrics``),
 - the access-log facts (``RequestFacts``, which the API layer left in the request's scope and
   the access log writes when the last byte has gone),
 - the request's span, when tracing is on: attributes on the span the tracing middleware
   opened, and child spans for the decision and the cache lookup (the attempts' spans come from
-  ``router.tracing.upstream``).
+  ``router.tracing.upstream``);
+- the request log's trail (``router.requestlog.trail``), when a ``request_log`` is configured:
+  one record per request when it ends.
 
 With tracing off there is no span and no tracer: the request path pays for the facts (a few
 attribute writes) and nothing else.
@@ -14,6 +16,7 @@ attribute writes) and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +28,9 @@ from router.tracing import names as a  # plain strings; OpenTelemetry loads only
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
 
+    from router.errors import AttemptError
     from router.policy.decision import Decision
+    from router.requestlog.trail import RequestTrail
     from router.tracing import Tracing
     from router.wire import ParsedRequest
 
@@ -72,7 +77,7 @@ class RequestFacts:
 
 
 class RequestReport:
-    __slots__ = ("_facts", "_metrics", "_span", "_tracing")
+    __slots__ = ("_facts", "_metrics", "_span", "_tracing", "_trail")
 
     def __init__(
         self,
@@ -81,7 +86,9 @@ class RequestReport:
         stream: bool,
         facts: RequestFacts | None = None,
         tracing: Tracing | None = None,
+        trail: RequestTrail | None = None,
     ) -> None:
+        self._trail = trail
         self._metrics = RequestMetrics(metrics, clock, stream)
         self._facts = facts if facts is not None else RequestFacts()
         self._facts.stream = stream
@@ -130,6 +137,8 @@ class RequestReport:
         facts.policy, facts.rule, facts.task = decision.policy, decision.rule, decision.task
         facts.model = decision.model
         self._metrics.decided(decision.policy, decision.rule, decision.model)
+        if self._trail is not None:
+            self._trail.decision = decision
         if self._span is not None:
             from opentelemetry import trace
 
@@ -147,6 +156,8 @@ class RequestReport:
         """The request's ``x-router-cache`` value so far (the ``cache`` label)."""
         self._facts.cache = result
         self._metrics.cache(result)
+        if self._trail is not None:
+            self._trail.cache = result
         if self._span is not None:
             from opentelemetry import trace
 
@@ -159,11 +170,23 @@ class RequestReport:
         self._facts.error = error_code
         self._metrics.refused(status, error_code)
         self._status(status, error_code)
+        if self._trail is not None:
+            self._trail.finish(status, self._metrics.elapsed(), error=error_code)
 
-    def attempted(self, deployment: str, provider: str, attempts: int) -> None:
-        """Who answered (or, with no answer, nobody) and after how many upstream calls."""
+    def attempted(
+        self,
+        deployment: str,
+        provider: str,
+        attempts: int,
+        failures: Sequence[AttemptError] = (),
+    ) -> None:
+        """Who answered (or, with no answer, nobody) and after how many upstream calls;
+        ``failures``: the attempts that failed, in order."""
         self._facts.deployment = deployment or None
         self._facts.attempts = attempts
+        if self._trail is not None:
+            self._trail.deployment = deployment or None
+            self._trail.failures = failures
         if self._span is not None:
             self._span.set_attribute(a.ROUTER_ATTEMPTS, attempts)
             if deployment:
@@ -174,9 +197,23 @@ class RequestReport:
     def first_token(self, model: str, deployment: str) -> float:
         at = self._metrics.first_token(model, deployment)
         self._facts.ttft_s = at
+        if self._trail is not None:
+            self._trail.ttft_s = at
         if self._span is not None:
             self._span.set_attribute(a.GEN_AI_TTFC, at)
         return at
+
+    @property
+    def keeps_answer(self) -> bool:
+        """Whether the answer's text is wanted (the request log hashes or keeps it)."""
+        return self._trail is not None
+
+    def answered(
+        self, body: dict[str, Any] | None = None, chunks: list[dict[str, Any]] | None = None
+    ) -> None:
+        """The answer as it went out: a completion's body, or a stream's chunks."""
+        if self._trail is not None:
+            self._trail.answered(body, chunks)
 
     def fell_back(self, from_deployment: str, to_deployment: str) -> None:
         self._metrics.fell_back(from_deployment, to_deployment)
@@ -185,6 +222,9 @@ class RequestReport:
         facts = self._facts
         facts.input_tokens, facts.output_tokens = charge.input_tokens, charge.output_tokens
         facts.cost_usd = charge.cost_usd
+        if self._trail is not None:
+            self._trail.tokens = (charge.input_tokens, charge.output_tokens)
+            self._trail.cost_usd = charge.cost_usd
         self._metrics.billed(model, deployment, charge)
         if self._span is not None:
             self._span.set_attributes(
@@ -201,6 +241,14 @@ class RequestReport:
         self._facts.model = model
         self._facts.error = error_code
         self._metrics.finished(status, model, upstream_s=upstream_s, error_code=error_code)
+        if self._trail is not None:
+            self._trail.finish(
+                status,
+                self._metrics.elapsed(),
+                model=model,
+                upstream_s=upstream_s,
+                error=error_code,
+            )
         if self._span is not None:
             self._span.set_attribute(a.GEN_AI_RESPONSE_MODEL, model)
             self._span.set_attribute(a.ROUTER_MODEL, model)

@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from log_kit import record
 
 from router.config.load import load_config
 from router.config.yamlsrc import ConfigError
@@ -15,6 +14,7 @@ from router.requestlog.read import open_log
 from router.requestlog.record import RecordError, decode, encode
 from router.requestlog.text import answer_of, digest, prompt_text, streamed_text, user_of
 from router.wire import ChatRequest
+from support.request_records import record
 
 MODELS = """\
 models:

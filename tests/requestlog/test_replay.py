@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from log_kit import record
 
 from router.cli import main
 from router.config.load import load_config
@@ -15,6 +14,7 @@ from router.requestlog.profile import fit
 from router.requestlog.record import encode
 from router.requestlog.replay import replay
 from router.requestlog.replay_report import render, summarise
+from support.request_records import record
 
 CATALOG = """\
 models:

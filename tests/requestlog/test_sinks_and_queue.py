@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from log_kit import record
 
 from router.metrics import Metrics
 from router.requestlog.read import open_log, rotated_files
 from router.requestlog.record import decode, encode
 from router.requestlog.sinks import JsonlSink
 from router.requestlog.writer import QueuedLog
+from support.request_records import record
 
 
 def _dropped(metrics: Metrics, reason: str) -> float:

@@ -67,7 +67,14 @@ async def chat_completions(request: Request) -> Response:
         facts = facts_for(request, parsed)
         outcome = await unless_client_leaves(
             request,
-            pipeline.handle(parsed, principal, headers, deadline_s=deadline_s, facts=facts),
+            pipeline.handle(
+                parsed,
+                principal,
+                headers,
+                deadline_s=deadline_s,
+                facts=facts,
+                request_id=request.scope.get("state", {}).get("request_id"),
+            ),
         )
     except BaseException:
         slot.release()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from router.config.load import Config
 from router.config.schema import RequestLogSpec
+from router.config.yamlsrc import ConfigError, ConfigIssue
 from router.metrics import Metrics
 from router.requestlog.redis_sink import RedisStreamSink, client_for
 from router.requestlog.sinks import JsonlSink, Sink
@@ -34,10 +36,16 @@ SINKS: Mapping[str, Callable[[RequestLogSpec, Mapping[str, str]], Sink]] = {
 }
 
 
-def create_request_log(
-    spec: RequestLogSpec | None, metrics: Metrics, environ: Mapping[str, str]
-) -> RequestLog:
-    """Raises ``ValueError`` when the sink cannot be built (router refuses to start)."""
+def create_request_log(config: Config, metrics: Metrics, environ: Mapping[str, str]) -> RequestLog:
+    """The ``request_log`` section's log, read at start-up (a reload does not move it).
+    Raises ``ConfigError`` at the section when its sink cannot be built: router refuses to
+    start rather than run without the log it was told to keep."""
+    spec = config.request_log
     if spec is None or not spec.enabled:
         return NO_REQUEST_LOG
-    return QueuedLog(SINKS[spec.sink](spec, environ), metrics, spec.queue_size)
+    try:
+        sink = SINKS[spec.sink](spec, environ)
+    except (ValueError, OSError) as exc:
+        entry = config.raw.singles["request_log"]
+        raise ConfigError([ConfigIssue(entry.locate(("sink",)), str(exc))]) from exc
+    return QueuedLog(sink, metrics, spec.queue_size)

@@ -72,9 +72,8 @@ class LogProfile:
     def observe(self, record: RequestRecord) -> None:
         for attempt in record.attempts:
             self._attempts[attempt.deployment].append(attempt.ok)
-        dep, model = record.deployment, record.model
-        answered = record.status == 200 and record.cache in ("miss", "bypass")
-        if not answered or dep is None or model is None or record.upstream_s is None:
+        dep, model = record.deployment, record.model  # no deployment: served by the cache
+        if record.status != 200 or dep is None or model is None or record.upstream_s is None:
             return
         self._model_of[dep] = model
         if record.ttft_s is not None:

@@ -81,9 +81,10 @@ class RequestRecord:
     """One request, from the client's ``model`` to its status.
 
     ``policy`` is ``None`` when the request was refused before a decision (no rule matched,
-    unknown model, a bad override header); ``model``/``deployment`` are ``None`` when nothing
-    answered. Times are seconds; ``latency_s`` is the whole request as router saw it,
-    ``upstream_s`` the part spent waiting on upstreams, ``ttft_s`` the first chunk of a stream.
+    unknown model, a bad override header); ``model`` is ``None`` when nothing answered, and
+    ``deployment`` also when the cache did. Times are seconds: ``latency_s`` is the whole
+    request as router saw it, ``upstream_s`` the part spent waiting on upstreams, ``ttft_s``
+    the first chunk of a stream.
     """
 
     time: str  # UTC, ISO 8601 with milliseconds
@@ -115,7 +116,7 @@ class RequestRecord:
     cost_usd: float | None = None
     upstream_s: float | None = None
     ttft_s: float | None = None
-    cache: str = "bypass"  # hit | miss | bypass | coalesced
+    cache: str = "bypass"  # x-router-cache: hit | miss | bypass | stored
     answer: Text | None = None
     v: int = FORMAT
 

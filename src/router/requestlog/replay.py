@@ -205,11 +205,11 @@ def _side(
     deployment: str | None,
     decision: Decision | None,
 ) -> Side:
-    if model is None or deployment is None:
+    if model is None:
         return Side(None, None, None, None, None, None)
     catalog = config.catalog
     entry = catalog.models.get(model)
-    dep = catalog.deployments.get(deployment)
+    dep = catalog.deployments.get(deployment) if deployment is not None else None
     prompt = record.prompt_tokens if record.prompt_tokens is not None else features.prompt_tokens
     answer = record.completion_tokens
     if answer is None and decision is not None:
@@ -220,7 +220,8 @@ def _side(
             cost = dep.price.cost(prompt, answer)
         elif entry is not None:
             cost = entry.price.cost(prompt, answer)
-    latency = profile.latency(deployment, model, answer or 0, catalog)
+    # a cache hit has no deployment: its model's, as if it had not been cached
+    latency = profile.latency(deployment or "", model, answer or 0, catalog)
     task = record.task or features.task
     quality = entry.quality_for(task) if entry is not None else None
     return Side(model, deployment, cost, latency, quality, _as_good(config, model, features))

@@ -45,19 +45,34 @@ def user_of(chat: ChatRequest, capture: bool) -> str | None:
 
 
 def answer_text(body: dict[str, Any]) -> str:
-    """The first choice's text of a complete (non-streamed) answer."""
+    """The text of a complete answer: an OpenAI completion's first choice, or an Anthropic
+    message's text blocks (a Messages client's answer)."""
     choices = body.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return ""
-    message = choices[0].get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    return content if isinstance(content, str) else ""
+    if isinstance(choices, list):
+        first = choices[0] if choices and isinstance(choices[0], dict) else {}
+        message = first.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        return content if isinstance(content, str) else ""
+    blocks = body.get("content")
+    if isinstance(blocks, list):
+        return "".join(
+            str(b.get("text") or "")
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+    return ""
 
 
 def streamed_text(chunks: Iterable[dict[str, Any]]) -> str:
-    """The first choice's text of a stream, from its chunks' deltas."""
+    """The text of a stream: OpenAI chunks' first-choice deltas, or Anthropic
+    ``content_block_delta`` events' text."""
     parts: list[str] = []
     for chunk in chunks:
+        if chunk.get("type") == "content_block_delta":
+            delta = chunk.get("delta")
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":
+                parts.append(str(delta.get("text") or ""))
+            continue
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
