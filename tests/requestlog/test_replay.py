@@ -123,3 +123,25 @@ def test_the_replay_command_prints_json_and_refuses_a_missing_log(
     assert {s["model"]: s["after"] for s in report["shares"]}["small"] == 6
     assert main(["replay", str(tmp_path / "nope.jsonl"), "--config", str(candidate)]) == 2
     assert "no request log at" in capsys.readouterr().err
+
+
+def test_the_progress_bar_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tqdm comes with the eval extra; without it replay runs with no bar."""
+    import io
+    import sys
+
+    from router.quality.commands import progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def drawn() -> str:
+        out = Terminal()
+        with progress_bar(10_000, "router replay", out) as tick:
+            tick(5_000)
+        return out.getvalue()
+
+    assert "router replay" in drawn()  # tqdm is installed here (dev group)
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm -> ImportError
+    assert drawn() == ""

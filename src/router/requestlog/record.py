@@ -16,8 +16,12 @@ from pydantic import TypeAdapter, ValidationError
 
 FORMAT: Final = 1  # bump when a field changes meaning; readers refuse other versions
 
+# The record types are slotted but not frozen: a record is built once per request on the
+# request path, where a frozen dataclass's per-field object.__setattr__ made building it
+# several times slower. Nothing changes a record once built.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class LoggedFeatures:
     """What ``classify`` found: the inputs ``decide()`` read besides headers and caller."""
 
@@ -31,7 +35,7 @@ class LoggedFeatures:
     difficulty: float | None = None  # the learned signal, when one was configured
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoggedCandidate:
     """A deployment in the decision's chain, with what the policy expected of it."""
 
@@ -43,14 +47,14 @@ class LoggedCandidate:
     quality: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoggedExclusion:
     deployment: str
     reason: str
     kind: str  # request | policy | signal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoggedAttempt:
     """One try against one deployment: failures in order, then the one that answered."""
 
@@ -60,13 +64,13 @@ class LoggedAttempt:
     status: int | None = None  # the upstream's HTTP status, when it answered with one
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoggedMessage:
     role: str
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Text:
     """A prompt or an answer: always its hash (``sha256:`` + hex, to spot repeats), the text
     itself only when the request's policy has ``log: {capture: prompts}``."""
@@ -76,7 +80,7 @@ class Text:
     text: str | None = None  # an answer
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestRecord:
     """One request, from the client's ``model`` to its status.
 

@@ -67,7 +67,8 @@ class RequestRecorder:
     def __init__(self, log: RequestLog, metrics: Metrics) -> None:
         self._log = log
         self._metrics = metrics
-        self._headers_of: tuple[PolicySet, frozenset[str]] | None = None
+        # per config (a reload swaps it): the headers to log, and the signal's signature
+        self._memo: tuple[Config, frozenset[str], str | None] | None = None
 
     def trail(
         self,
@@ -79,11 +80,13 @@ class RequestRecorder:
     ) -> RequestTrail | None:
         if not self._log.enabled:
             return None
-        memo = self._headers_of
-        if memo is None or memo[0] is not config.policies:  # a reload swaps the policy set
-            memo = self._headers_of = (config.policies, routing_headers(config.policies))
+        memo = self._memo
+        if memo is None or memo[0] is not config:
+            signal = config.difficulty
+            signature = signal.signature() if signal is not None else None
+            memo = self._memo = (config, routing_headers(config.policies), signature)
         logged = {k: v for k, v in headers.items() if k in memo[1]}
-        return RequestTrail(self, request_id or "", request, principal, logged, config)
+        return RequestTrail(self, request_id or "", request, principal, logged, config, memo[2])
 
     def submit(self, trail: RequestTrail, status: int, error: str | None, latency_s: float) -> None:
         try:
@@ -106,6 +109,7 @@ class RequestTrail:
         "_recorder",
         "_request",
         "_request_id",
+        "_signal",
         "cache",
         "cost_usd",
         "decision",
@@ -125,8 +129,10 @@ class RequestTrail:
         principal: Principal,
         headers: dict[str, str],
         config: Config,
+        signal: str | None,
     ) -> None:
         self._recorder = recorder
+        self._signal = signal
         self._request_id = request_id
         self._request = request
         self._principal = principal
@@ -173,7 +179,6 @@ class RequestTrail:
         features = decision.features if decision is not None else None
         if features is None:  # refused before a decision: classify here, on this rare path
             features = classify(chat, config.difficulty)
-        signal = config.difficulty
         answered = self.deployment is not None or status == 200  # else: nobody answered
         attempts = [LoggedAttempt(f.deployment, False, f.kind, f.status) for f in self.failures]
         if self.deployment is not None:
@@ -197,7 +202,7 @@ class RequestTrail:
             objective=decision.objective if decision is not None else None,
             split_arm=decision.split_arm if decision is not None else None,
             features=_features(features),
-            difficulty_model=signal.signature() if signal is not None else None,
+            difficulty_model=self._signal,
             chain=tuple(
                 LoggedCandidate(
                     c.deployment.name,
