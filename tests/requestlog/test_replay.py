@@ -145,3 +145,18 @@ def test_the_progress_bar_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "router replay" in drawn()  # tqdm is installed here (dev group)
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm -> ImportError
     assert drawn() == ""
+
+
+def test_a_candidate_that_narrows_a_keys_access_refuses_its_requests(
+    tmp_path: Path, candidate: Path
+) -> None:
+    from router.requestlog.read import open_log
+
+    (candidate / "auth.yaml").write_text(
+        "auth:\n  keys:\n    - name: ci\n      hash: sha256:" + "0" * 64 + "\n"
+        "      allow: {policies: [main]}\n"  # the policy by name, not the 'auto' alias
+    )
+    log = _log(tmp_path / "requests.jsonl")
+    report = summarise(replay(open_log(str(log)), load_config(candidate)), "log", "candidate")
+    refused = {g.label: g.count for g in report.refused}
+    assert refused == {"model_not_allowed": 9, "model_not_found": 1}

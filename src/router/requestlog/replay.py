@@ -1,8 +1,9 @@
 """``router replay``: logged requests through a candidate config, offline, no upstream call.
 
-Per logged request, the same ``decide()`` the server runs sees what it saw live: the
-client's ``model``, the caller (key, team, tags), the routing headers that were logged, the
-request's features, and the live signals summarised over the whole log (``profile``). Its
+Per logged request, the same access check and ``decide()`` the server runs see what they saw
+live: the client's ``model``, the caller (key, team, tags), the routing headers that were
+logged, the request's features, and the live signals summarised over the whole log
+(``profile``). Its
 decision is then priced and timed without calling anyone:
 
 * **cost**: the candidate catalog's price x the logged tokens (the upstream's usage when
@@ -34,6 +35,7 @@ from router.requestlog.profile import LogProfile
 from router.requestlog.record import RequestRecord, Text
 from router.shapes import Principal
 from router.signals import SignalSnapshot
+from router.tenancy.access import check_access
 from router.wire import ChatRequest, Message
 
 Progress = Callable[[int], None]
@@ -189,6 +191,12 @@ def _decide(
     snapshot: SignalSnapshot,
     roll: float,
 ) -> Decision:
+    policies = config.policies
+    # what the key may name, as the live GuardedDecider checks it: a candidate's auth counts
+    check_access(
+        config.tenancy, principal, record.requested, policies.policies, policies.aliases,
+        config.catalog,
+    )  # fmt: skip
     chat = ChatRequest(model=record.requested, messages=list(_BLANK), user=record.user)
     given = DecisionInput(
         chat, features, principal, headers, config.policies, config.catalog, snapshot, roll
