@@ -10,6 +10,7 @@ checks): the only traffic left is to the base URL, which is loopback.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -33,8 +34,33 @@ def require_claude_code() -> Path:
     if shutil.which("node") is None:
         pytest.skip("node is not installed (.ci/run installs nodejs and npm)")
     if not BINARY.exists():
+        _install()
+    if not BINARY.exists():
         pytest.fail(f"{BINARY} is missing: run `npm ci --prefix tests/clients`")
     return BINARY
+
+
+def _install() -> None:
+    """``npm ci`` of the pinned package, so the README's ``uv run pytest`` needs no extra step.
+
+    Under an exclusive lock: parallel test processes must not run two installs into one tree.
+    """
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is missing: install nodejs and npm (.ci/run does)")
+    with (CLIENTS / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if BINARY.exists():
+            return
+        done = subprocess.run(
+            [npm, "ci", "--prefix", str(CLIENTS), "--no-audit", "--no-fund", "--loglevel=error"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"`npm ci --prefix tests/clients` failed:\n{done.stderr[-2000:]}")
 
 
 @dataclass(frozen=True)
