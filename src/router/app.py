@@ -37,7 +37,7 @@ from router.api.middleware import (
 from router.api.openai import json_response, routes
 from router.cache.response import ResponseCache
 from router.cache.steps import CacheUse
-from router.config.check import load_checked
+from router.config.check import load_served
 from router.config.load import Config
 from router.config.schema import config_files
 from router.dispatch.dispatcher import Dispatcher
@@ -86,7 +86,7 @@ def create_app(
     tracing: Tracing | None = None,
 ) -> FastAPI:
     path = config if isinstance(config, Path) else None
-    loaded = load_checked(config) if isinstance(config, Path) else config
+    loaded = load_served(config) if isinstance(config, Path) else config
     env = os.environ if environ is None else environ
     metrics = metrics or Metrics.create(env.get(MULTIPROC_ENV))
     upstreams = upstream or default_upstreams(env)

@@ -59,6 +59,13 @@ def config_refused(path: Path, error: str) -> None:
     )
 
 
+def config_problems(lines: Sequence[str]) -> None:
+    """What the environment lacks for this config (unset keys, placeholder hosts): each line
+    a warning, at start and on every reload."""
+    for line in lines:
+        _events.warning(line, extra=event("config_problem", problem=line))
+
+
 def circuit_changed(deployment: str, state: str) -> None:
     level = logging.WARNING if state == "open" else logging.INFO
     _events.log(

@@ -16,7 +16,9 @@ from router import events
 from router.api.admission import Admission, Slot
 from router.api.auth import Authenticator
 from router.cache.response import ResponseCache
-from router.config.check import load_checked
+from router.config import environment
+from router.config.check import load_served
+from router.config.lint import lint_warnings
 from router.config.load import Config
 from router.config.schema import ServerSpec
 from router.config.yamlsrc import ConfigError
@@ -58,10 +60,10 @@ class RouterState:
         self.gate = Gate(limits)
         self._on_reload = on_reload
         self.signals = signals
-        self._config = config
+        self._environ = environ  # keys, the providers' and the clients'
+        self._config = self._meet_environment(config)
         self.config_path = config_path
         self.metrics = metrics
-        self._environ = environ
         self._wall_clock = wall_clock
         self.authenticator = Authenticator(config.auth, environ, wall_clock=wall_clock)
         self.admission = Admission(lambda: self._config.server, metrics)
@@ -80,7 +82,7 @@ class RouterState:
         if self.config_path is None:
             return False
         try:
-            new = load_checked(self.config_path)
+            new = self._meet_environment(load_served(self.config_path))
         except ConfigError as exc:
             self.last_reload_error = str(exc)
             self.metrics.record_reload(ok=False)
@@ -99,6 +101,13 @@ class RouterState:
         TenancyMetrics(self.metrics).budgets_configured(budget_table(new.tenancy))
         events.config_reloaded(self.config_path, sorted(new.policies.policies))
         return True
+
+    def _meet_environment(self, config: Config) -> Config:
+        """Mark the deployments this environment cannot call; log that and every lint
+        warning, at start and on each reload."""
+        warnings = [f"{w.position}: {w.message}" for w in lint_warnings(config)]
+        events.config_problems([*warnings, *environment.report(config, self._environ)])
+        return environment.in_environment(config, self._environ)
 
     def admit(self, principal: Principal) -> Slot:
         """A slot under the in-flight limit and the key's share; raises when there is none."""
@@ -119,28 +128,52 @@ class RouterState:
             if allows(config.tenancy, principal, kind, n)
         ]
 
-    async def readiness(self) -> dict[str, Any]:
-        report: dict[str, Any] = {
-            "ready": True,
-            "config": {"files": list(self._config.files), "last_reload_error": None},
-        }
-        if self.last_reload_error:
-            report["config"]["last_reload_error"] = self.last_reload_error.splitlines()[0]
+    async def readiness(self, *, detailed: bool) -> dict[str, Any]:
+        """Ready or not, for anyone; with ``detailed`` (the master key, or no keys at all),
+        also where the config lives, why the last reload was refused, which deployments this
+        environment cannot call, and the store's own words. Paths and error text tell an
+        outsider more than whether router is up."""
+        config: dict[str, Any] = {"reload_failed": self.last_reload_error is not None}
         # A degraded store slows router down (no cache) but does not make it unready. The
         # ping (bounded by the store's own timeout, skipped while its circuit is open) makes
         # the answer current, and doubles as the reconnect probe.
         with contextlib.suppress(StoreError):
             await self.cache.ping()
         health = self.cache.health()
-        report["store"] = {
-            "backend": health.backend,
-            "healthy": health.healthy,
-            "detail": health.detail,
+        store: dict[str, Any] = {"backend": health.backend, "healthy": health.healthy}
+        unusable = self._config.unusable
+        deployments: dict[str, Any] = {
+            "total": len(self._config.catalog.deployments),
+            "unusable": len(unusable),
         }
         # Limits, budgets and spend count in the same store; what a failure there does is
         # each limit's on_store_error (a failing store never makes router unready).
-        report["limits"] = self.limits.report(self._config.tenancy, health.healthy)
-        return report
+        limits = self.limits.report(self._config.tenancy, health.healthy)
+        if detailed:
+            deployments["unusable"] = dict(sorted(unusable.items()))
+            config["files"] = list(self._config.files)
+            config["last_reload_error"] = (
+                self.last_reload_error.splitlines()[0] if self.last_reload_error else None
+            )
+            store["detail"] = health.detail
+        else:
+            limits.pop("on_store_error")  # its labels name keys, teams and their amounts
+        return {
+            "ready": True,
+            "config": config,
+            "deployments": deployments,
+            "store": store,
+            "limits": limits,
+        }
+
+    def may_see_details(self, authorization: str | None, api_key: str | None) -> bool:
+        """The master key was presented, or no key is configured (router is open anyway)."""
+        if not self.authenticator.enabled:
+            return True
+        try:
+            return self.authenticator.authenticate(authorization, api_key).is_master
+        except RouterError:
+            return False
 
 
 def publish_circuits(config: Config, signals: Signals, metrics: Metrics) -> None:

@@ -97,6 +97,9 @@ class ChatRequest(BaseModel):
     store: bool | None = None
     service_tier: str | None = None
     prompt_cache_key: str | None = None
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
     safety_identifier: str | None = None
     web_search_options: dict[str, Any] | None = None
 

@@ -38,6 +38,7 @@ CHANGED: dict[str, Any] = {
     "audio": {"voice": "alloy", "format": "wav"},
     "prediction": {"type": "content", "content": "x"},
     "web_search_options": {"search_context_size": "low"},
+    "moderation": {"policy": {"input": {"mode": "block"}}},
 }
 IGNORED: dict[str, Any] = {
     "user": "u-123",
@@ -48,6 +49,8 @@ IGNORED: dict[str, Any] = {
     "store": True,
     "service_tier": "flex",
     "prompt_cache_key": "pk",
+    "prompt_cache_retention": "24h",
+    "prompt_cache_options": {"ttl": "1h"},
 }
 
 

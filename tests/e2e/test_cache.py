@@ -177,8 +177,50 @@ def test_purge_route(start_router: RouterFactory, cached_dir: Path, emulators: E
     router = start_router(cached_dir)
     _ask(router)
     assert _ask(router).headers["x-router-cache"] == "hit"
-    purged = httpx.post(f"{router.v1}/router/cache/purge", json={}, timeout=10)
+    purged = httpx.post(f"{router.v1}/router/cache/purge", json={"all": True}, timeout=10)
     assert purged.json()["deleted"] >= 1
+    assert _ask(router).headers["x-router-cache"] == "stored"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({}, None),  # purging everything is never the default
+        ({"namepsace": "team:a"}, "namepsace"),  # a typo once purged every tenant
+        ({"namespace": "team:a", "all": True}, None),
+        ({"namespace": "*"}, "namespace"),
+        ({"namespace": "team:a*"}, "namespace"),
+        ({"namespace": "router:cache:"}, "namespace"),
+        ({"namespace": 5}, "namespace"),
+        ({"all": "yes"}, "all"),
+        ([], None),
+    ],
+)
+def test_purge_refuses_anything_but_a_namespace_or_all(
+    start_router: RouterFactory, cached_dir: Path, body: Any, param: str | None
+) -> None:
+    router = start_router(cached_dir)
+    _ask(router)
+    refused = httpx.post(f"{router.v1}/router/cache/purge", json=body, timeout=10)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["param"] == param
+    assert _ask(router).headers["x-router-cache"] == "hit"  # nothing was purged
+
+
+def test_purge_one_namespace_keeps_the_others(
+    start_router: RouterFactory, cached_dir: Path
+) -> None:
+    router = start_router(cached_dir)
+    _ask(router)  # anonymous: namespace key:anonymous
+    other = httpx.post(
+        f"{router.v1}/router/cache/purge", json={"namespace": "team:other"}, timeout=10
+    )
+    assert other.json() == {"deleted": 0, "namespace": "team:other", "all": False}
+    assert _ask(router).headers["x-router-cache"] == "hit"
+    mine = httpx.post(
+        f"{router.v1}/router/cache/purge", json={"namespace": "key:anonymous"}, timeout=10
+    )
+    assert mine.json()["deleted"] >= 1
     assert _ask(router).headers["x-router-cache"] == "stored"
 
 

@@ -185,3 +185,29 @@ def test_sse_framing(router: RunningRouter) -> None:
     for event in events[:-1]:
         assert event.startswith("data: {")
         orjson.loads(event.removeprefix("data: "))
+
+
+def test_readyz_tells_an_outsider_only_whether_router_is_ready(
+    start_router: RouterFactory, config_dir: Path
+) -> None:
+    env = {**os.environ, "ROUTER_MASTER_KEY": "master-key-123456"}
+    running = start_router(config_dir, environ=env)
+    running.app.state.router.last_reload_error = f"{config_dir}/router.yaml:3:1: bad key 'x'"
+    public = httpx.get(f"{running.base_url}/readyz", timeout=5)
+    wrong = httpx.get(
+        f"{running.base_url}/readyz", headers={"authorization": "Bearer nope"}, timeout=5
+    )
+    for answer in (public, wrong):
+        assert answer.status_code == 200
+        text = answer.text
+        assert str(config_dir) not in text
+        assert "/" not in text  # no path of any kind
+        assert "bad key" not in text
+        assert answer.json()["config"] == {"reload_failed": True}
+    master = httpx.get(
+        f"{running.base_url}/readyz",
+        headers={"authorization": "Bearer master-key-123456"},
+        timeout=5,
+    ).json()
+    assert "bad key 'x'" in master["config"]["last_reload_error"]
+    assert str(config_dir / "router.yaml") in master["config"]["files"]

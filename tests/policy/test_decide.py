@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from router.errors import InvalidRequest, NotFound
+from router.policy.classify import classify
 from router.policy.decide import NoHealthyDeployment
 from router.shapes import Principal
 from support.policy import CATALOG, catalog, chat, model, policies, run, snapshot
@@ -324,3 +325,24 @@ policies:
             assert (
                 run(policies(rules, cat), request, cat=cat).chain[0].deployment.name == "limited@p1"
             )
+
+
+def test_expected_cost_counts_every_one_of_n_choices() -> None:
+    one = run(POLICIES, chat(LONG, max_tokens=1000))
+    many = run(POLICIES, chat(LONG, max_tokens=1000, n=128))
+    first = one.chain[0]
+    same = next(c for c in many.chain if c.deployment == first.deployment)
+    prompt = first.deployment.price.cost(classify(chat(LONG)).prompt_tokens, 0)
+    assert first.expected_cost_usd is not None
+    assert same.expected_cost_usd is not None
+    written = first.expected_cost_usd - prompt
+    assert same.expected_cost_usd == pytest.approx(prompt + 128 * written)
+
+
+def test_a_cost_cap_holds_for_n_choices() -> None:
+    # Affordable once, not 128 times: a client cannot slip under max_cost with n.
+    cap = {"x-router-max-cost": "0.05"}
+    assert run(POLICIES, chat(LONG, max_tokens=100), headers=cap).chain
+    with pytest.raises(InvalidRequest) as refused:
+        run(POLICIES, chat(LONG, max_tokens=100, n=128), headers=cap)
+    assert "expected cost $" in refused.value.message

@@ -140,3 +140,18 @@ def test_litellm_mid_stream_failure_is_protocol_without_raw_body(llx: Any) -> No
     assert (error.kind, error.status) == ("protocol", None)
     assert error.message == "payload cut."
     assert "user text" not in error.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error":{"message":"Incorrect API key provided: sk-***9876. Find yours at x."}}',
+        b'{"error":{"message":"Incorrect API key provided: sk-proj-****************9876."}}',
+        b'{"type":"error","error":{"type":"authentication_error","message":"key ab**9876"}}',
+    ],
+)
+def test_a_key_the_provider_masked_gives_no_hint_away(body: bytes) -> None:
+    error = from_status(DEPLOYMENT, 401, body, {}, None)
+
+    assert "9876" not in error.message
+    assert "***" in error.message

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.responses import Response
 
 from router.errors import InvalidRequest, PermissionDenied, UpstreamFailed
@@ -17,6 +18,8 @@ from router.tenancy import spend
 from router.wire import check_headers, parse_chat_request
 
 routes = APIRouter()
+# A cache tenant as ``Principal.namespace`` spells it: no glob or separator characters.
+NAMESPACE_PATTERN = r"^(team|key):[A-Za-z0-9._@:-]{1,256}$"
 
 
 @routes.post("/v1/router/explain")
@@ -38,30 +41,44 @@ async def explain_route(request: Request) -> Response:
     return Response(explain(decision), 200, media_type="application/json")
 
 
+class PurgeRequest(BaseModel):
+    """What to purge: one tenant (``{"namespace": "team:x"}`` or ``"key:name"``, the shapes
+    router's cache uses) or, explicitly, everything (``{"all": true}``). Anything else is a
+    400: a misspelt field must never widen a purge to every tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str | None = Field(None, pattern=NAMESPACE_PATTERN)
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PurgeRequest:
+        if (self.namespace is None) == (not self.all):
+            raise ValueError('name one namespace, or purge everything with {"all": true}')
+        return self
+
+
 @routes.post("/v1/router/cache/purge")
 async def purge_route(request: Request) -> Response:
-    """Delete cached answers: one tenant's (``{"namespace": "team:x"}``) or all. Needs the
-    master key whenever client keys are configured."""
+    """Delete cached answers: one tenant's or all (see ``PurgeRequest``). Needs the master
+    key whenever client keys are configured."""
     state = request.app.state.router
     principal = request.scope.get("state", {}).get("principal", ANONYMOUS)
     if state.authenticator.enabled and not principal.is_master:
         raise PermissionDenied("purging the cache needs the master key")
     raw = await request.body()
     try:
-        body = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
-    namespace = body.get("namespace") if isinstance(body, dict) else None
-    if namespace is not None and not isinstance(namespace, str):
-        raise InvalidRequest("'namespace' must be a string", param="namespace")
+        target = PurgeRequest.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise _purge_error(exc) from exc
     try:
-        deleted = await state.cache.purge(namespace)
+        deleted = await state.cache.purge(target.namespace)
     except StoreError as exc:
         raise UpstreamFailed(
             f"the cache store failed: {exc.operation}", code="store_error"
         ) from exc
     return Response(
-        orjson.dumps({"deleted": deleted, "namespace": namespace}),
+        orjson.dumps({"deleted": deleted, "namespace": target.namespace, "all": target.all}),
         200,
         media_type="application/json",
     )
@@ -110,3 +127,21 @@ async def spend_route(request: Request) -> Response:
 def _kept(row: dict[str, object], by: list[str]) -> dict[str, object]:
     """A grouped row without the fields it was summed over."""
     return {k: v for k, v in row.items() if k in by or k not in spend.GROUPS}
+
+
+def _purge_error(exc: ValidationError) -> InvalidRequest:
+    err = exc.errors()[0]
+    param = ".".join(str(p) for p in err["loc"]) or None
+    if err["type"] == "extra_forbidden":
+        return InvalidRequest(
+            f"unknown field {param!r}: a purge takes 'namespace' or 'all'",
+            param=param,
+            code="unknown_parameter",
+        )
+    if err["type"] == "string_pattern_mismatch":
+        return InvalidRequest(
+            "'namespace' must be 'team:<name>' or 'key:<name>'", param="namespace"
+        )
+    if err["type"] == "json_invalid":
+        return InvalidRequest("request body is not valid JSON", code="invalid_json")
+    return InvalidRequest(str(err["msg"]).removeprefix("Value error, "), param=param)

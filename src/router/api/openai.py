@@ -201,7 +201,10 @@ async def healthz() -> Response:
 @routes.get("/readyz")
 async def readyz(request: Request) -> Response:
     state = request.app.state.router
-    report = await state.readiness()
+    detailed = state.may_see_details(
+        request.headers.get("authorization"), request.headers.get("api-key")
+    )
+    report = await state.readiness(detailed=detailed)
     return json_response(report, 200 if report["ready"] else 503)
 
 

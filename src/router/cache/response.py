@@ -59,6 +59,7 @@ KEY_FIELDS = frozenset(
         "audio",
         "prediction",
         "web_search_options",
+        "moderation",  # a blocking policy can replace the answer
     }
 )
 # Fields that do not change the answer: who asked, how it is delivered, bookkeeping.
@@ -72,6 +73,8 @@ NOT_KEY_FIELDS = frozenset(
         "store",  # whether the provider keeps the completion
         "service_tier",  # latency and price tier, not content
         "prompt_cache_key",  # a hint for the provider's prompt cache
+        "prompt_cache_retention",  # how long the provider keeps that prefix cache
+        "prompt_cache_options",  # its breakpoints and lifetime
     }
 )
 

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import Field, ValidationError
 
-from router.config.catalog import Catalog
+from router.config import environment
+from router.config.lint import lint_policies, lint_warnings
 from router.config.load import Config, load_config
-from router.config.schema import TASK_CLASSES, Entry, Strict, validate
+from router.config.schema import Entry, Strict, validate
 from router.config.yamlsrc import ConfigError, ConfigIssue
 from router.errors import RouterError
-from router.policy.classify import MESSAGE_OVERHEAD_TOKENS, classify
+from router.policy.classify import classify
 from router.policy.decide import DecisionInput, decide
 from router.policy.decision import explain
-from router.policy.model import Match, Rule, flags_allow
 from router.shapes import ANONYMOUS, Principal
 from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest, parse_chat_request
@@ -76,23 +78,43 @@ def load_checked(path: Path) -> Config:
     return config
 
 
+def load_served(path: Path) -> Config:
+    """What ``router serve`` accepts, at start and on reload: ``load_checked``, and every test
+    case the config carries passes (a config whose own tests fail is as broken as one that
+    does not parse)."""
+    config = load_checked(path)
+    failures = failing_tests(config)
+    if failures:
+        raise ConfigError(failures)
+    return config
+
+
 def try_load(path: Path) -> Config | ConfigError:
     """For hot reload: the new config, or the error to log while keeping the old one."""
     try:
-        return load_checked(path)
+        return load_served(path)
     except ConfigError as exc:
         return exc
 
 
-def check_main(path: Path, out: TextIO) -> int:
-    """Exit status: 0 when the config loads, lints clean and every test passes; else 1."""
+def failing_tests(config: Config) -> list[ConfigIssue]:
+    return [p for entry in config.raw.tests if (p := run_test(entry, config)) is not None]
+
+
+def check_main(path: Path, out: TextIO, environ: Mapping[str, str] | None = None) -> int:
+    """Exit status: 0 when the config loads, lints clean and every test passes; else 1. Every
+    problem is reported in one run: lint findings do not stop the tests. What the current
+    environment lacks (keys, real hosts) is reported as warnings."""
     try:
-        config = load_checked(path)
+        config = load_config(path)
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue, file=out)
         print(f"{len(exc.issues)} problem(s) in {path}", file=out)
         return 1
+    problems = lint_policies(config)
+    for issue in problems:
+        print(issue, file=out)
     failures = 0
     for entry in config.raw.tests:
         problem = run_test(entry, config)
@@ -102,14 +124,20 @@ def check_main(path: Path, out: TextIO) -> int:
         else:
             failures += 1
             print(f"FAIL {problem}", file=out)
+    for warning in lint_warnings(config):
+        print(f"warning: {warning}", file=out)
+    for line in environment.report(config, os.environ if environ is None else environ):
+        print(f"warning: {line}", file=out)
     tests = len(config.raw.tests)
     policies = len(config.policies.policies)
+    bad = failures or problems
     print(
-        f"{'ok' if not failures else 'FAILED'}: {len(config.catalog.models)} models, "
-        f"{policies} policies, {tests - failures}/{tests} tests passed",
+        f"{'ok' if not bad else 'FAILED'}: {len(config.catalog.models)} models, "
+        f"{policies} policies, {tests - failures}/{tests} tests passed"
+        + (f", {len(problems)} problem(s)" if problems else ""),
         file=out,
     )
-    return 1 if failures else 0
+    return 1 if bad else 0
 
 
 def explain_main(
@@ -198,6 +226,13 @@ def run_test(entry: Entry, config: Config) -> ConfigIssue | None:
         return None
     if want.error is not None:
         return _fail(entry, case, f"expected error {want.error}, got {decision.reason}")
+    if "roll" in entry.data and _sticky(config, decision.policy, decision.rule):
+        return ConfigIssue(
+            entry.locate(("roll",)),
+            f"{case.name}: 'roll' has no effect: rule {decision.rule!r} has a sticky split, "
+            "whose arm follows the request's user (or key), not the roll",
+            "set 'request.user' (or 'key.name') to pick the arm, and drop 'roll'",
+        )
     got = {
         "policy": decision.policy,
         "rule": decision.rule,
@@ -214,6 +249,11 @@ def run_test(entry: Entry, config: Config) -> ConfigIssue | None:
                 f"expected {field} {expected!r}, got {got[field]!r} ({decision.reason})",
             )
     return None
+
+
+def _sticky(config: Config, policy: str, rule: str) -> bool:
+    found = config.policies.policies.get(policy)
+    return any(r.name == rule and r.split and r.sticky for r in (found.rules if found else ()))
 
 
 def _fail(entry: Entry, case: TestCaseSpec, message: str) -> ConfigIssue:
@@ -235,137 +275,3 @@ def _snapshot(spec: SignalsSpec) -> SignalSnapshot:
             total_p95_s=p95,
         )
     return SignalSnapshot(stats)
-
-
-# -- lint: what only a whole-policy view finds --------------------------------------------
-
-
-def lint_policies(config: Config) -> list[ConfigIssue]:
-    issues: list[ConfigIssue] = []
-    entries = config.raw.named.get("policies", {})
-    for policy in config.policies.policies.values():
-        entry = entries[policy.name]
-        for i, rule in enumerate(policy.rules):
-            at = ("rules", i)
-            never = never_true(rule.match)
-            if never:
-                issues.append(
-                    ConfigIssue(
-                        entry.locate((*at, "when")), f"rule {rule.name!r} can never match: {never}"
-                    )
-                )
-            for earlier in policy.rules[:i]:
-                if covers(earlier.match, rule.match):
-                    issues.append(
-                        ConfigIssue(
-                            entry.locate(at),
-                            f"rule {rule.name!r} is unreachable: rule {earlier.name!r} "
-                            f"({earlier.where}) matches every request it would",
-                            f"move {rule.name!r} above {earlier.name!r}, or narrow "
-                            f"{earlier.name!r}'s 'when'",
-                        )
-                    )
-                    break
-            issues.extend(_impossible(rule, config.catalog, entry, at))
-    return issues
-
-
-def never_true(match: Match) -> str | None:
-    if match.tasks is not None and not match.tasks:
-        return "an empty task list"
-    if match.teams is not None and not match.teams:
-        return "an empty team list"
-    if match.tags is not None and not match.tags:
-        return "an empty tag list"
-    lo, hi = match.min_prompt_tokens, match.max_prompt_tokens
-    if lo is not None and hi is not None and lo > hi:
-        return f"min_prompt_tokens {lo} > max_prompt_tokens {hi}"
-    return None
-
-
-def covers(a: Match, b: Match) -> bool:
-    """True when every request that ``b`` matches is also matched by ``a``."""
-
-    def within(outer: frozenset[str] | None, inner: frozenset[str] | None) -> bool:
-        return outer is None or (inner is not None and inner <= outer)
-
-    if not (within(a.tasks, b.tasks) and within(a.teams, b.teams) and within(a.tags, b.tags)):
-        return False
-    b_headers = dict(b.headers)
-    for name, want in a.headers:
-        if name not in b_headers or (want != "*" and b_headers[name] != want):
-            return False
-    if not flags_allow(a.flags, b.flags):
-        return False
-    ranges = (
-        (a.min_prompt_tokens, a.max_prompt_tokens, b.min_prompt_tokens, b.max_prompt_tokens),
-        (a.min_difficulty, a.max_difficulty, b.min_difficulty, b.max_difficulty),
-    )
-    for a_lo, a_hi, b_lo, b_hi in ranges:
-        if a_lo is not None and (b_lo is None or b_lo < a_lo):
-            return False
-        if a_hi is not None and (b_hi is None or b_hi > a_hi):
-            return False
-    return True
-
-
-def _impossible(
-    rule: Rule, catalog: Catalog, entry: Entry, at: tuple[str | int, ...]
-) -> list[ConfigIssue]:
-    """Constraints that no candidate can meet for any request the rule matches."""
-    out: list[ConfigIssue] = []
-    c = rule.constraints
-    models = {d.logical_model: catalog.models[d.logical_model] for d in rule.candidates}
-    where = (*at, "constraints")
-    if c.min_quality is not None:
-        for task in sorted(rule.match.tasks or TASK_CLASSES):
-            best = max((m.quality_for(task) or 0.0 for m in models.values()), default=0.0)
-            if best < c.min_quality:
-                out.append(
-                    ConfigIssue(
-                        entry.locate((*where, "min_quality")),
-                        f"min_quality {c.min_quality:g} is above every candidate's {task} quality "
-                        f"(best {best:g})",
-                        "lower the floor, or add a better candidate",
-                    )
-                )
-    if c.max_cost_usd is not None:
-        prompt = max(rule.match.min_prompt_tokens or 0, MESSAGE_OVERHEAD_TOKENS + 1)
-        cheapest = min(d.price.cost(prompt, 1) for d in rule.candidates)
-        if cheapest > c.max_cost_usd:
-            out.append(
-                ConfigIssue(
-                    entry.locate((*where, "max_cost_usd")),
-                    f"max_cost_usd {c.max_cost_usd:g} is below the cheapest possible request "
-                    f"(${cheapest:.8f})",
-                )
-            )
-    needed = set(c.require)
-    needed |= {
-        cap
-        for cap, flag in (
-            ("tools", rule.match.tools),
-            ("vision", rule.match.images),
-            ("json_mode", rule.match.json_mode),
-        )
-        if flag
-    }
-    for cap in sorted(needed):
-        if not any(cap in m.capabilities for m in models.values()):
-            out.append(
-                ConfigIssue(
-                    entry.locate(at),
-                    f"rule {rule.name!r} needs capability {cap!r}, which no candidate has",
-                    f"candidates: {', '.join(models)}",
-                )
-            )
-    windows = [m.context_window for m in models.values()]
-    lo = rule.match.min_prompt_tokens
-    if lo is not None and all(w is not None and w < lo for w in windows):
-        out.append(
-            ConfigIssue(
-                entry.locate((*at, "when", "min_prompt_tokens")),
-                f"min_prompt_tokens {lo} exceeds every candidate's context window",
-            )
-        )
-    return out

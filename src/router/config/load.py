@@ -6,8 +6,10 @@ problem with its ``file:line:column``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from router.config.catalog import Catalog, build_catalog
 from router.config.schema import (
@@ -39,6 +41,9 @@ class Config:
     tenancy: Tenancy = EMPTY_TENANCY  # keys, access, limits, budgets
     difficulty: DifficultyModel | None = None  # server.difficulty_model, loaded
     request_log: RequestLogSpec | None = None  # no section: no request log
+    # Deployment -> why this environment cannot call it (config.environment); empty until a
+    # config meets its environment (router serve), so checks and tests stay deterministic.
+    unusable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def load_config(path: Path) -> Config:

@@ -76,6 +76,7 @@ class Features:
     has_images: bool
     wants_json: bool
     stream: bool
+    choices: int = 1  # ``n``: each choice is a whole answer, paid for in output tokens
     # P(the request needs the strong model), from the learned signal when one is configured;
     # and its mean over the signal's training prompts (what "an average request" means)
     difficulty: float | None = None
@@ -117,6 +118,7 @@ def classify(chat: ChatRequest, signal: DifficultyModel | None = None) -> Featur
         has_images=chat.has_images,
         wants_json=chat.wants_json,
         stream=bool(chat.stream),
+        choices=chat.n or 1,
         difficulty=difficulty,
         difficulty_mean=signal.mean_difficulty if signal is not None else 0.5,
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from router.config.catalog import Catalog, Deployment
 from router.config.schema import TASK_CLASSES
@@ -53,6 +53,8 @@ class DecisionInput:
     snapshot: SignalSnapshot
     roll: float = 0.0
     budget_use: tuple[float, str] | None = None  # the caller's most-used budget (for degrade)
+    # Deployments this environment cannot call (an unset key, a placeholder URL), with why.
+    unusable: Mapping[str, str] = field(default_factory=dict)
 
 
 def decide(given: DecisionInput) -> Decision:
@@ -66,9 +68,11 @@ def decide(given: DecisionInput) -> Decision:
         if target is not None:
             policy = _select(policies, target, features, principal, headers)
         elif name in catalog.models:
-            return _direct(name, catalog.models[name].deployments, features, headers, snapshot)
+            deps = catalog.models[name].deployments
+            return _direct(name, deps, features, headers, snapshot, given.unusable)
         elif name in catalog.deployments:
-            return _direct(name, (catalog.deployments[name],), features, headers, snapshot)
+            deps = (catalog.deployments[name],)
+            return _direct(name, deps, features, headers, snapshot, given.unusable)
         elif (target := policies.pattern_for(name)) is not None:
             policy = _select(policies, target, features, principal, headers)
         else:
@@ -189,7 +193,9 @@ def _assess(
         out = float(seeds.get(task) or seeds.get("general") or policy.default_output_tokens)
     if features.max_output_tokens is not None:
         out = min(out, float(features.max_output_tokens))
-    cost = dep.price.cost(features.prompt_tokens, 0) + out * dep.price.output_per_token
+    # The prompt is read once; every one of the ``n`` choices is written.
+    written = out * features.choices
+    cost = dep.price.cost(features.prompt_tokens, 0) + written * dep.price.output_per_token
     latency = stats.p95_latency(features.stream)
     quality = model.quality_for(task)
     if rule.quality_by_difficulty and features.difficulty is not None:  # per request
@@ -205,7 +211,9 @@ def _assess(
         model.capabilities
     )
     window = model.context_window
-    if missing:
+    if (unusable := given.unusable.get(dep.name)) is not None:
+        kind, why = "config", unusable
+    elif missing:
         why = f"lacks {', '.join(sorted(missing))}"
         kind = "request" if missing & features.required_capabilities else "policy"
     elif window is not None and (needed := features.context_needed(dep.max_output_tokens)) > window:
@@ -302,8 +310,10 @@ def _direct(
     features: Features,
     headers: Mapping[str, str],
     snapshot: SignalSnapshot,
+    unusable: Mapping[str, str],
 ) -> Decision:
-    """The client named a model: its deployments in order, skipping open circuits."""
+    """The client named a model: its deployments in order, skipping open circuits and those
+    this environment cannot call."""
     for header in (OBJECTIVE_HEADER, TASK_HEADER, MAX_COST_HEADER):
         if header in headers:
             raise InvalidRequest(
@@ -315,6 +325,9 @@ def _direct(
     excluded: list[Exclusion] = []
     for dep in deployments:
         stats = snapshot.stats(dep.name)
+        if (why := unusable.get(dep.name)) is not None:
+            excluded.append(Exclusion(dep.name, why, "config"))
+            continue
         if stats.circuit == "open":
             excluded.append(Exclusion(dep.name, "circuit open", "signal"))
             continue
@@ -375,8 +388,8 @@ def _overrides(
 def _no_candidate(where: str, excluded: list[Exclusion]) -> Exception:
     listing = "; ".join(f"{e.deployment}: {e.reason}" for e in excluded) or "no candidates"
     message = f"no deployment can serve this request under {where}: {listing}"
-    if any(e.kind == "signal" for e in excluded):
-        return NoHealthyDeployment(message)
+    if any(e.kind in ("signal", "config") for e in excluded):
+        return NoHealthyDeployment(message)  # router's state or setup, not the request
     return InvalidRequest(message, code="no_eligible_deployment")
 
 

@@ -36,6 +36,7 @@ class PolicyDecider:
 
     def __call__(self, inbound: Inbound, config: Config) -> Decision:
         chat = inbound.request.chat
+        use = self._budget_use(config, inbound.principal) if self._budget_use else None
         return decide(
             DecisionInput(
                 chat,
@@ -46,6 +47,7 @@ class PolicyDecider:
                 config.catalog,
                 self._signals.snapshot(),
                 self._rng.random(),
-                self._budget_use(config, inbound.principal) if self._budget_use else None,
+                budget_use=use,
+                unusable=config.unusable,
             )
         )

@@ -20,8 +20,8 @@ What maps where:
 
 Refused by name (``InvalidRequest``), since Claude cannot honour them: see ``unsupported``.
 Not forwarded because they do not change the answer: ``metadata``, ``service_tier``,
-``prompt_cache_key``, ``store: false``, ``stream_options`` (usage always comes back), a
-message's ``name``.
+``prompt_cache_key``, ``prompt_cache_retention``, ``prompt_cache_options``, ``store: false``,
+``stream_options`` (usage always comes back), a message's ``name``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def unsupported(body: JSON) -> list[str]:
     for name in ("logprobs", "logit_bias", "store"):
         if body.get(name):
             found.append(name)
-    for name in ("top_logprobs", "seed", "audio", "prediction", "web_search_options"):
+    for name in ("top_logprobs", "seed", "audio", "prediction", "web_search_options", "moderation"):
         if body.get(name) is not None:
             found.append(name)
     for name in ("presence_penalty", "frequency_penalty"):
@@ -95,6 +95,7 @@ _WHY = {
     "modalities": "Claude produces text only",
     "prediction": "Claude has no predicted outputs",
     "web_search_options": "web search is not available through this translation",
+    "moderation": "Claude has no moderation policy to apply to the request",
     "verbosity": "Claude has no verbosity setting",
     "functions": "legacy functions are not translated; send 'tools' instead",
     "function_call": "legacy functions are not translated; send 'tool_choice' instead",

@@ -31,7 +31,10 @@ from router.config.catalog import Deployment
 from router.errors import UNTRANSLATABLE, AttemptError
 
 _SECRET_SHAPES = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._\-]{6,}|(?i:api[-_]?key)[\"'=:\s]+[A-Za-z0-9._\-]{6,})"
+    r"(sk-[A-Za-z0-9_\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._\-]{6,}|(?i:api[-_]?key)[\"'=:\s]+[A-Za-z0-9._\-]{6,}"
+    # A key the provider masked itself still gives its last characters away ("sk-***9876",
+    # "sk-proj-****9876"): the hint is the key's, not the client's.
+    r"|[A-Za-z0-9_\-]*\*{2,}[A-Za-z0-9_\-]{2,})"
 )
 _MAX_MESSAGE = 300
 # A shorter "key" is no credential worth masking (and masking it would garble the text).

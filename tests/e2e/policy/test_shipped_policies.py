@@ -49,13 +49,37 @@ def test_router_serve_starts_on_the_shipped_policies_without_provider_keys() -> 
         ready = httpx.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200
         assert ready.json()["config"]["last_reload_error"] is None
+        # Without keys nothing can be called, and router says so instead of trying.
+        unusable = ready.json()["deployments"]["unusable"]
+        assert unusable == {
+            "claude-sonnet@anthropic": "its key variable ANTHROPIC_API_KEY is unset",
+            "gpt-4o@azure": "base_url still has the placeholder 'YOUR-RESOURCE'",
+            "gpt-4o@openai": "its key variable OPENAI_API_KEY is unset",
+            "mai-code-1-flash@azure_ai": "base_url still has the placeholder 'YOUR-RESOURCE'",
+            "mai-code-1-flash@compat": "its key variable OPENROUTER_API_KEY is unset",
+        }
         ids = {m["id"] for m in httpx.get(f"{base}/v1/models", timeout=5).json()["data"]}
         assert ids >= POLICY_NAMES | {"auto", "budget", "mai-code-1-flash", "gpt-4o"}
-        # Decisions need no key: explain works, the same as the CLI's.
+        resp = httpx.post(f"{base}/v1/router/explain", json=CODE_REQUEST, timeout=10)
+        assert resp.status_code == 503, resp.text
+        message = resp.json()["error"]["message"]
+        for name, why in unusable.items():
+            assert f"{name}: {why}" in message
+        assert proc.poll() is None
+
+
+def test_with_one_provider_key_the_others_stay_out_of_routing() -> None:
+    with serving(SHIPPED, OPENAI_API_KEY="sk-test-not-a-real-key-000") as (_proc, base):
         resp = httpx.post(f"{base}/v1/router/explain", json=CODE_REQUEST, timeout=10)
         assert resp.status_code == 200, resp.text
-        assert resp.json()["chain"][0]["deployment"] == "mai-code-1-flash@azure_ai"
-        assert proc.poll() is None
+        decision = resp.json()
+        assert [c["deployment"] for c in decision["chain"]] == ["gpt-4o@openai"]
+        excluded = {e["deployment"]: (e["reason"], e["kind"]) for e in decision["excluded"]}
+        assert excluded["mai-code-1-flash@azure_ai"] == (
+            "base_url still has the placeholder 'YOUR-RESOURCE'",
+            "config",
+        )
+        assert excluded["claude-sonnet@anthropic"][0].endswith("ANTHROPIC_API_KEY is unset")
 
 
 def test_router_explain_prints_the_decision() -> None:
