@@ -15,6 +15,7 @@ stream's steps 4 and 5 run when the stream ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ class Route:
     cost_basis: Literal["actual", "estimate"]  # a stream's headers leave before its usage
     cache: CacheResult
     limits: Mapping[str, str] = field(default_factory=dict)  # x-ratelimit-*: tightest limits
+    # Each upstream attempt in order, as (deployment, outcome): "ok", an HTTP status, or the
+    # failure's kind ("timeout", "circuit_open", ...). Empty for a cache hit.
+    attempts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -170,7 +174,9 @@ class Pipeline:
         if request.stream:
             self._fell_back(req, stream.failures, stream.deployment, stream.hedge)
             cost = _estimate(decision, stream.deployment)
-            route = _route(decision, stream.deployment, cost, "estimate", turn.result, limits)
+            route = _route(
+                decision, stream.deployment, cost, "estimate", turn.result, limits, stream.failures
+            )
             return Streamed(self._relay(req, request, stream), route)
         self._fell_back(req, answer.failures, answer.deployment, answer.hedge)
         body = answer.completion.body
@@ -181,7 +187,9 @@ class Pipeline:
         cost = await self._settle(
             req, answer.deployment, 200, answer.completion.usage, answer.upstream_s, body=body
         )
-        route = _route(decision, answer.deployment, cost, "actual", turn.result, limits)
+        route = _route(
+            decision, answer.deployment, cost, "actual", turn.result, limits, answer.failures
+        )
         return Answered(body, route)
 
     async def _relay(
@@ -244,7 +252,12 @@ class Pipeline:
         entry = hit.entry
         run.cache(turn.result)
         run.finished(200, entry.model, upstream_s=0.0)
-        reason = f"cache hit ({hit.age_s:.0f}s old); {decision.reason}"
+        # The stored answer's deployment is who answered: the reason names it, not whoever
+        # this decision would have tried first.
+        reason = (
+            f"cache hit ({hit.age_s:.0f}s old) from {entry.deployment}; "
+            f"{decision.policy}/{decision.rule}"
+        )
         route = Route(
             decision.policy, entry.model, entry.deployment, reason, 0.0, "actual", turn.result,
             limits,
@@ -322,9 +335,13 @@ class Pipeline:
     ) -> None:
         calls = _calls(failures) + 1 + (1 if hedge is not None and hedge.loser else 0)
         req.run.attempted(served.name, served.provider, calls, failures)
-        tried = [f.deployment for f in failures if f.deployment != served.name]
-        if tried:
-            req.run.fell_back(tried[-1], served.name)
+        # Every hop counts: a -> b -> c is two fallbacks, not one from the last failure.
+        hops: list[str] = []
+        for name in [f.deployment for f in failures] + [served.name]:
+            if not hops or hops[-1] != name:
+                hops.append(name)
+        for here, there in itertools.pairwise(hops):
+            req.run.fell_back(here, there)
 
 
 def _calls(failures: list[AttemptError]) -> int:
@@ -349,14 +366,29 @@ def _route(
     basis: Literal["actual", "estimate"],
     cache: CacheResult,
     limits: Mapping[str, str],
+    failures: list[AttemptError],
 ) -> Route:
+    """The answer's route; after a fallback the reason says who answered in the end, so it
+    agrees with the deployment header."""
+    attempts = tuple((f.deployment, _outcome(f)) for f in failures)
+    reason = decision.reason
+    first = decision.chain[0].deployment.name if decision.chain else ""
+    if deployment.name != first:
+        reason = f"{reason}; answered by {deployment.name} after {len(attempts)} failed attempt(s)"
     return Route(
         decision.policy,
         deployment.logical_model,
         deployment.name,
-        decision.reason,
+        reason,
         cost_usd,
         basis,
         cache,
         limits,
+        (*attempts, (deployment.name, "ok")),
     )
+
+
+def _outcome(failure: AttemptError) -> str:
+    return str(failure.status) if failure.kind == "status" else failure.kind
+
+

@@ -121,3 +121,16 @@ def test_key_carries_the_shape_the_request_wants() -> None:
     plain = cache_key(chat(), "s", "n")
     assert (plain.stream, plain.include_usage) == (False, False)
     assert streamed.digest == plain.digest
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        ("other-rule", None, []),
+        ("rule", "claude-sonnet", []),
+        ("rule", None, [["x-router-task", "code"]]),
+    ],
+)
+def test_what_routed_the_request_is_part_of_the_key(route: tuple[object, ...]) -> None:
+    base = cache_key(chat(), "policy-a", "team:x", route=("rule", None, []))
+    assert cache_key(chat(), "policy-a", "team:x", route=route).digest != base.digest

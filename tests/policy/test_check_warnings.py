@@ -162,3 +162,18 @@ def test_lint_errors_do_not_hide_the_test_results(tmp_path: Path) -> None:
     assert "rule 'never' is unreachable" in out  # the lint finding...
     assert "FAIL " in out  # ...and the failing test, in the same run
     assert "wrong expectation" in out
+
+
+def test_a_split_under_a_shared_cache_is_reported(tmp_path: Path) -> None:
+    _, out = check(
+        tmp_path,
+        """\
+        policies:
+          main:
+            default: true
+            cache: {mode: "on", ttl_s: 60}
+            rules:
+              - {name: ab, candidates: [small, big], split: {small: 50, big: 50}}
+        """,
+    )
+    assert "rule 'ab' splits traffic in a policy whose cache is on" in out

@@ -77,7 +77,12 @@ def test_flags_and_required_capabilities() -> None:
     assert features.wants_json
     assert features.has_tools
     assert features.stream
-    assert features.required_capabilities == {"tools", "vision", "json_mode"}
+    # JSON mode proper; a json_schema answer needs the other capability (Claude has only that)
+    assert features.required_capabilities == {"tools", "vision", "json_object"}
+    schema = classify(
+        request(("user", "hi"), response_format={"type": "json_schema", "json_schema": {}})
+    )
+    assert schema.required_capabilities == {"json_schema"}
     assert features.prompt_tokens > 765  # the image counts
     assert features.context_needed() == features.prompt_tokens + 50
     assert features.context_needed(20) == features.prompt_tokens + 20  # the model's own limit

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 from starlette.responses import Response
 
 from router.errors import InvalidRequest, PermissionDenied, UpstreamFailed
@@ -49,7 +49,7 @@ class PurgeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     namespace: str | None = Field(None, pattern=NAMESPACE_PATTERN)
-    all: bool = False
+    all: StrictBool = False
 
     @model_validator(mode="after")
     def _one_target(self) -> PurgeRequest:

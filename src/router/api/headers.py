@@ -27,6 +27,9 @@ def router_headers(route: Route, *, omitted: Sequence[str] = ()) -> dict[str, st
         "x-router-cost-usd": format_usd(route.cost_usd),
         "x-router-cost-basis": route.cost_basis,
         **route.limits,
+        "x-router-attempts": header_safe(
+            ", ".join(f"{name} {outcome}" for name, outcome in route.attempts) or "none"
+        ),
     }
     if omitted:
         headers[OMITTED_HEADER] = header_safe(",".join(omitted))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -83,7 +84,7 @@ NOT_KEY_FIELDS = frozenset(
 # different requests share an answer).
 MESSAGES_NOT_KEY_FIELDS = frozenset({"metadata", "stream", "service_tier"})
 
-_KEY_VERSION = 1
+_KEY_VERSION = 2  # 2: the route (rule, split arm, overrides) is part of the key
 PREFIX = "router:cache:"  # every cache key, all versions: what ``purge(None)`` deletes
 _ENTRY_PREFIX = f"{PREFIX}v{_KEY_VERSION}:"
 
@@ -121,19 +122,44 @@ def namespace_prefix(namespace: str) -> str:
     return f"{_ENTRY_PREFIX}{quote(namespace, safe='._-')}:"
 
 
-def cache_key(chat: ChatRequest, scope: str, namespace: str, label: str = "") -> CacheKey:
+def cache_key(
+    chat: ChatRequest,
+    scope: str,
+    namespace: str,
+    label: str = "",
+    route: Sequence[object] = (),
+) -> CacheKey:
+    """``route``: what decided who answers beyond the request's own fields (the rule, the
+    split arm, the override headers that took effect); two requests that differ there may
+    be answered by different models, so they never share an entry."""
     fields = chat.model_dump(mode="json", include=set(KEY_FIELDS), exclude_none=True)
     if isinstance(fields.get("stop"), str):
         fields["stop"] = [fields["stop"]]  # the same stop sequence, two spellings
-    material = orjson.dumps([_KEY_VERSION, scope, fields], option=orjson.OPT_SORT_KEYS)
+    material = orjson.dumps(
+        [_KEY_VERSION, scope, list(route), fields], option=orjson.OPT_SORT_KEYS
+    )
     digest = hashlib.blake2b(material, digest_size=20).hexdigest()
     return CacheKey(scope, namespace, digest, bool(chat.stream), chat.wants_usage_in_stream, label)
 
 
-def messages_cache_key(call: MessagesCall, scope: str, namespace: str, label: str = "") -> CacheKey:
+def messages_cache_key(
+    call: MessagesCall,
+    scope: str,
+    namespace: str,
+    label: str = "",
+    route: Sequence[object] = (),
+) -> CacheKey:
     fields = {k: v for k, v in call.body.items() if k not in MESSAGES_NOT_KEY_FIELDS}
     material = orjson.dumps(
-        [_KEY_VERSION, "anthropic-messages", scope, sorted(call.betas), call.stream, fields],
+        [
+            _KEY_VERSION,
+            "anthropic-messages",
+            scope,
+            list(route),
+            sorted(call.betas),
+            call.stream,
+            fields,
+        ],
         option=orjson.OPT_SORT_KEYS,
     )
     digest = hashlib.blake2b(material, digest_size=20).hexdigest()
@@ -191,8 +217,15 @@ class ResponseCache:
             clock=flight_clock,
         )
 
-    def key(self, chat: ChatRequest, scope: str, namespace: str, label: str = "") -> CacheKey:
-        return cache_key(chat, scope, namespace, label)
+    def key(
+        self,
+        chat: ChatRequest,
+        scope: str,
+        namespace: str,
+        label: str = "",
+        route: Sequence[object] = (),
+    ) -> CacheKey:
+        return cache_key(chat, scope, namespace, label, route)
 
     async def lookup(
         self, key: CacheKey, settings: CacheSettings, directives: CacheDirectives

@@ -73,10 +73,14 @@ class CacheUse:
             # The common case on the hot path: skip hashing the request for a key.
             self._observer.on_result(decision.policy, CacheResult.BYPASS)
             return CacheTurn(None, decision, directives, CacheResult.BYPASS)
+        # What routed the request is part of its key: another rule, split arm or override
+        # may be answered by another model.
+        route = (decision.rule, decision.split_arm, [list(o) for o in decision.overrides])
+        namespace, label = principal.namespace, decision.policy
         if request.messages is None:
-            key = self.cache.key(request.chat, scope, principal.namespace, decision.policy)
+            key = self.cache.key(request.chat, scope, namespace, label, route)
         else:
-            key = messages_cache_key(request.messages, scope, principal.namespace, decision.policy)
+            key = messages_cache_key(request.messages, scope, namespace, label, route)
         found = await self.cache.lookup(key, decision.cache, directives)
         if isinstance(found, Hit):
             return CacheTurn(key, decision, directives, found.result, found)

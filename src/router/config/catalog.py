@@ -29,6 +29,30 @@ from router.config.yamlsrc import ConfigIssue
 # Providers the OpenAI-compatible hot-path adapter speaks directly (Anthropic has its own).
 OPENAI_COMPATIBLE = frozenset({"openai", "azure", "azure_ai", "openai_compatible"})
 ANTHROPIC = "anthropic"  # the native Anthropic adapter; every other provider goes to litellm
+# What Claude has no equivalent for (``translate.openai_to_anthropic.unsupported`` refuses the
+# same, by name, as the last line of defence).
+CLAUDE_CANNOT_HONOUR = frozenset(
+    {
+        "n",
+        "logprobs",
+        "top_logprobs",
+        "logit_bias",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "store",
+        "audio",
+        "modalities",
+        "prediction",
+        "web_search_options",
+        "verbosity",
+        "functions",
+        "function_call",
+        "temperature_above_1",
+        "json_object",
+        "moderation",
+    }
+)
 # Capabilities assumed when neither config nor the price map says otherwise.
 _DEFAULT_CAPABILITIES = frozenset({"streaming"})
 _PRICE_MAP = "model_prices_and_context_window_backup.json"
@@ -63,6 +87,13 @@ class Deployment:
     @property
     def openai_compatible(self) -> bool:
         return self.provider in OPENAI_COMPATIBLE
+
+    @property
+    def cannot_honour(self) -> frozenset[str]:
+        """Request parameters (``policy.classify.demands_of`` names) this deployment's provider
+        cannot honour: routing leaves it out for a request that sets one, instead of sending
+        the request without it. Providers litellm serves are checked when called."""
+        return CLAUDE_CANNOT_HONOUR if self.provider == ANTHROPIC else frozenset()
 
     @property
     def speaks_messages(self) -> bool:
@@ -183,6 +214,8 @@ def build_catalog(specs: dict[str, tuple[ModelSpec, Entry]], issues: list[Config
         if not built:
             continue
         caps = set(spec.capabilities) if spec.capabilities is not None else map_caps
+        if "json_mode" in caps:  # both kinds of JSON answer; a model may list just one
+            caps |= {"json_object", "json_schema"}
         models[name] = LogicalModel(
             name=name,
             description=spec.description,

@@ -64,14 +64,19 @@ def in_environment(config: Config, environ: Mapping[str, str]) -> Config:
     return dataclasses.replace(config, unusable=MappingProxyType(unusable))
 
 
-def report(config: Config, environ: Mapping[str, str]) -> list[str]:
-    """One line per problem, for logs and ``router check``: what this environment lacks."""
+def report(
+    config: Config, environ: Mapping[str, str], clients: Mapping[str, str] | None = None
+) -> list[str]:
+    """One line per problem, for logs and ``router check``: what this environment lacks.
+    ``clients``: where client keys are read, when not from ``environ``."""
     lines = [
         f"deployment {name} is excluded from routing: {why}"
         for name, why in sorted(unusable_deployments(config.catalog, environ).items())
     ]
     lines += [
         f"client key {name} cannot authenticate: {why}"
-        for name, why in sorted(unset_client_keys(config.auth, environ).items())
+        for name, why in sorted(
+            unset_client_keys(config.auth, environ if clients is None else clients).items()
+        )
     ]
     return lines

@@ -157,7 +157,7 @@ _FLAGS = ("stream", "tools", "images", "json_mode")
 def lint_warnings(config: Config) -> list[ConfigIssue]:
     """Findings that do not stop router from serving, but that ``router check`` reports and
     ``router serve`` logs: requests no rule takes, split weights that do not add up to 100, a
-    ``select`` naming a team no key belongs to."""
+    ``select`` naming a team no key belongs to, a split meeting a shared cache."""
     issues: list[ConfigIssue] = []
     entries = config.raw.named.get("policies", {})
     teams = {k.team for k in config.auth.keys if k.team} | set(config.auth.teams)
@@ -174,6 +174,18 @@ def lint_warnings(config: Config) -> list[ConfigIssue]:
                 )
             )
         issues.extend(_split_sums(entry))
+        mode = policy.cache.mode
+        for i, rule in enumerate(policy.rules):
+            if rule.split and (mode.reads or mode.writes):
+                issues.append(
+                    ConfigIssue(
+                        entry.locate(("rules", i, "split")),
+                        f"rule {rule.name!r} splits traffic in a policy whose cache is "
+                        f"{mode.value}: each arm keeps its own entries (the arm is part of "
+                        "the cache key), so a team shares answers only within one arm",
+                        "turn the cache off for the experiment, if comparing arms matters",
+                    )
+                )
         wanted = policy.select.teams if policy.select is not None else None
         for team in sorted((wanted or frozenset()) - teams):
             issues.append(

@@ -33,7 +33,8 @@ from pydantic import (
 from router.config.yamlsrc import ConfigError, ConfigIssue, PathKey, SourceMap, load
 
 TASK_CLASSES = ("code", "reasoning", "general")
-Capability = Literal["tools", "vision", "json_mode", "streaming"]
+# json_mode: both JSON answers; json_object / json_schema: one of them (Claude has only schemas)
+Capability = Literal["tools", "vision", "json_mode", "json_object", "json_schema", "streaming"]
 
 SECTIONS = ("server", "auth", "models", "policies", "tests", "request_log")
 # Sections people reach for that live elsewhere: the hint says where.

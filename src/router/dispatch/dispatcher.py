@@ -242,6 +242,8 @@ class Dispatcher:
                 # or choked on a shape): the request's fault, never the deployment's.
                 local = _untranslatable(deployment, exc)
                 self._failed(deployment, local, t0, stream, retry_of, budget)
+                if isinstance(exc, RouterError) and exc.code == "unsupported_parameter":
+                    return None  # this provider cannot honour it; the next one may
                 if isinstance(exc, RouterError):
                     raise
                 raise AllAttemptsFailed(budget.failures) from exc

@@ -76,6 +76,9 @@ class Features:
     has_images: bool
     wants_json: bool
     stream: bool
+    # Parameters set that change the answer and that not every provider honours (names as in
+    # ``config.catalog.CLAUDE_CANNOT_HONOUR``); see ``demands_of``.
+    demands: frozenset[str] = frozenset()
     choices: int = 1  # ``n``: each choice is a whole answer, paid for in output tokens
     # P(the request needs the strong model), from the learned signal when one is configured;
     # and its mean over the signal's training prompts (what "an average request" means)
@@ -89,8 +92,10 @@ class Features:
             caps.add("tools")
         if self.has_images:
             caps.add("vision")
-        if self.wants_json:
-            caps.add("json_mode")
+        if "json_object" in self.demands:
+            caps.add("json_object")
+        elif self.wants_json:
+            caps.add("json_schema")
         return frozenset(caps)
 
     def context_needed(self, output_limit: int | None = None) -> int:
@@ -118,6 +123,7 @@ def classify(chat: ChatRequest, signal: DifficultyModel | None = None) -> Featur
         has_images=chat.has_images,
         wants_json=chat.wants_json,
         stream=bool(chat.stream),
+        demands=demands_of(chat),
         choices=chat.n or 1,
         difficulty=difficulty,
         difficulty_mean=signal.mean_difficulty if signal is not None else 0.5,
@@ -132,6 +138,33 @@ def difficulty_of(
     users = [m for m in chat.messages if m.role == "user"]
     text = _text_of(users[-1].content) if users else ""
     return signal.difficulty(text, task, prompt_tokens, len(users) > 1)
+
+
+def demands_of(chat: ChatRequest) -> frozenset[str]:
+    """What the request asks for beyond plain chat that a provider may be unable to honour;
+    a parameter left at its no-op value (``n: 1``, ``presence_penalty: 0``) asks nothing."""
+    found = set()
+    if (chat.n or 1) > 1:
+        found.add("n")
+    for name in ("logprobs", "logit_bias", "store"):
+        if getattr(chat, name):
+            found.add(name)
+    for name in (
+        "top_logprobs", "seed", "audio", "prediction", "web_search_options", "verbosity",
+        "functions", "function_call", "moderation",
+    ):  # fmt: skip
+        if getattr(chat, name) is not None:
+            found.add(name)
+    for name in ("presence_penalty", "frequency_penalty"):
+        if getattr(chat, name) not in (None, 0):
+            found.add(name)
+    if chat.modalities not in (None, ["text"]):
+        found.add("modalities")
+    if chat.temperature is not None and chat.temperature > 1:
+        found.add("temperature_above_1")
+    if (chat.response_format or {}).get("type") == "json_object":
+        found.add("json_object")
+    return frozenset(found)
 
 
 def estimate_prompt_tokens(chat: ChatRequest) -> int:

@@ -36,6 +36,7 @@ from router.wire import ChatRequest, header_number
 OBJECTIVE_HEADER = "x-router-objective"
 TASK_HEADER = "x-router-task"
 MAX_COST_HEADER = "x-router-max-cost"
+CANNOT_HONOUR = "cannot honour"
 _SINGLE_OBJECTIVES = ("cost", "latency", "quality", "priority")
 
 
@@ -103,8 +104,8 @@ def _select(
 
 def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
     features, principal, headers = given.features, given.principal, given.headers
-    task, objective_override, max_cost_override = _overrides(policy, headers)
-    task = task or features.task
+    task_override, objective_override, max_cost_override = _overrides(policy, headers)
+    task = task_override or features.task
     rule = next(
         (r for r in policy.rules if r.match.matches(task, features, principal, headers)), None
     )
@@ -168,7 +169,22 @@ def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
         split_arm=arm,
         degraded=degraded,
         features=features,
+        overrides=_applied(task_override, objective_override, max_cost_override),
     )
+
+
+def _applied(
+    task: str | None, objective: Objective | None, max_cost: float | None
+) -> tuple[tuple[str, str], ...]:
+    """The override headers that changed this decision, as (header, value) in a fixed order."""
+    out = []
+    if task is not None:
+        out.append((TASK_HEADER, task))
+    if objective is not None:
+        out.append((OBJECTIVE_HEADER, objective.label))
+    if max_cost is not None:
+        out.append((MAX_COST_HEADER, f"{max_cost:g}"))
+    return tuple(out)
 
 
 def _assess(
@@ -216,6 +232,8 @@ def _assess(
     elif missing:
         why = f"lacks {', '.join(sorted(missing))}"
         kind = "request" if missing & features.required_capabilities else "policy"
+    elif refused := features.demands & dep.cannot_honour:
+        why = f"{CANNOT_HONOUR} {', '.join(sorted(refused))}"
     elif window is not None and (needed := features.context_needed(dep.max_output_tokens)) > window:
         why = f"context window {window} < {needed} tokens needed"
     elif soft and c.min_quality is not None and (quality is None or quality < c.min_quality):
@@ -328,6 +346,10 @@ def _direct(
         if (why := unusable.get(dep.name)) is not None:
             excluded.append(Exclusion(dep.name, why, "config"))
             continue
+        if refused := features.demands & dep.cannot_honour:
+            reason = f"{CANNOT_HONOUR} {', '.join(sorted(refused))}"
+            excluded.append(Exclusion(dep.name, reason, "request"))
+            continue
         if stats.circuit == "open":
             excluded.append(Exclusion(dep.name, "circuit open", "signal"))
             continue
@@ -388,6 +410,12 @@ def _overrides(
 def _no_candidate(where: str, excluded: list[Exclusion]) -> Exception:
     listing = "; ".join(f"{e.deployment}: {e.reason}" for e in excluded) or "no candidates"
     message = f"no deployment can serve this request under {where}: {listing}"
+    if excluded and all(e.reason.startswith(CANNOT_HONOUR) for e in excluded):
+        # None can honour what the request asks: name the parameter, as OpenAI would.
+        param = excluded[0].reason.removeprefix(CANNOT_HONOUR).split(",")[0].strip()
+        param = "response_format" if param == "json_object" else param
+        param = "temperature" if param == "temperature_above_1" else param
+        return InvalidRequest(message, param=param, code="unsupported_parameter")
     if any(e.kind in ("signal", "config") for e in excluded):
         return NoHealthyDeployment(message)  # router's state or setup, not the request
     return InvalidRequest(message, code="no_eligible_deployment")

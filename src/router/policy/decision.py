@@ -104,6 +104,7 @@ class Decision:
     split_arm: str | None = None  # the A/B arm chosen, when the rule splits
     degraded: str | None = None  # why the policy routes cheaper (a budget above its threshold)
     features: Features | None = None  # what classify found: the request log records them
+    overrides: tuple[tuple[str, str], ...] = ()  # override headers that changed it: (name, value)
 
     @property
     def model(self) -> str:

@@ -31,6 +31,7 @@ from router.errors import AttemptError, AttemptFailed
 from router.shapes import Usage
 from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.failures import from_litellm
+from router.upstream.litellm_params import refuse_unsupported
 
 # OpenAI parameters litellm maps per provider; ``model``, ``messages``, ``stream`` and
 # ``stream_options`` are set by the adapter itself.
@@ -148,6 +149,7 @@ class LitellmUpstream:
             # back rather than retrying.
             message = f"API key variable {deployment.api_key_env} is not set"
             raise AttemptFailed(AttemptError(deployment.name, "status", 401, message))
+        refuse_unsupported(lib, deployment, body, FORWARDED_PARAMS)
         t = deployment.timeouts
         kwargs = {k: v for k, v in body.items() if k in FORWARDED_PARAMS}
         kwargs.update(
