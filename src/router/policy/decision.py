@@ -61,10 +61,11 @@ CandidateRole = Literal["ranked", "split", "fallback", "direct"]
 """Why a candidate is where it is: ranked by the objective, the chosen arm of a split, a
 fallback of the rule, or a deployment of a model the client named."""
 
-ExclusionKind = Literal["request", "policy", "signal", "limit"]
+ExclusionKind = Literal["request", "policy", "signal", "limit", "config"]
 """request: the request needs what it lacks (context, capability); policy: a static constraint
 (quality, cost); signal: live health (circuit, latency, error rate); limit: the deployment is
-at its own quota (tenancy's admission)."""
+at its own quota (tenancy's admission); config: this environment cannot call it (an unset key,
+a placeholder host)."""
 
 
 @dataclass(frozen=True, slots=True)

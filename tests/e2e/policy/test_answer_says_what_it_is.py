@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.routing import chat, metric, scrape, write_config
-
 from router.emulators import Behaviour
+from support.routing import chat, metric, scrape, write_config
 from support.stack import Emulators, RouterFactory, RunningRouter
 
 # The split's arm follows a hash of policy/rule/user: user-0 lands in the 10% arm, user-2 in

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support.routing import (
     chat,
     cli_env,
@@ -23,7 +24,6 @@ from support.routing import (
     write_atomically,
     write_config,
 )
-
 from support.stack import Emulators, RouterFactory
 
 POLICIES = """\

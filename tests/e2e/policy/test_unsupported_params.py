@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.routing import chat, routed, write_config
 
 from router.config.catalog import CLAUDE_CANNOT_HONOUR
 from router.policy.classify import demands_of
 from router.translate.openai_to_anthropic import unsupported
 from router.wire import ChatRequest
+from support.routing import chat, routed, write_config
 from support.stack import Emulators, RouterFactory
 
 CLAUDE_FIRST = """\
