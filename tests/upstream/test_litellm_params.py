@@ -7,12 +7,12 @@ import dataclasses
 from typing import Any
 
 import pytest
-from upstream_support import TARGETS, deployment_for
 
 from router.config.catalog import Deployment
 from router.errors import InvalidRequest
 from router.upstream.litellm_adapter import FORWARDED_PARAMS
 from router.upstream.litellm_params import refuse_unsupported
+from support.upstream import TARGETS, deployment_for
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from router.errors import AttemptError, AttemptFailed
 from router.shapes import Usage
 from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.failures import from_litellm
-from router.upstream.litellm_params import refuse_unsupported
+from router.upstream.litellm_params import refuse_remote_urls, refuse_unsupported
 
 # OpenAI parameters litellm maps per provider; ``model``, ``messages``, ``stream`` and
 # ``stream_options`` are set by the adapter itself.
@@ -150,6 +150,7 @@ class LitellmUpstream:
             message = f"API key variable {deployment.api_key_env} is not set"
             raise AttemptFailed(AttemptError(deployment.name, "status", 401, message))
         refuse_unsupported(lib, deployment, body, FORWARDED_PARAMS)
+        refuse_remote_urls(deployment, body)
         t = deployment.timeouts
         kwargs = {k: v for k, v in body.items() if k in FORWARDED_PARAMS}
         kwargs.update(

@@ -77,3 +77,37 @@ def refuse_unsupported(
                 param=name,
                 code="unsupported_parameter",
             )
+
+
+def refuse_remote_urls(deployment: Deployment, body: dict[str, Any]) -> None:
+    """An http(s) URL in a content part is the provider's to fetch, never router's; litellm
+    downloads some (to inline them as base64 for providers that take no URLs), so through
+    litellm only ``data:`` URIs are sent, and a remote URL is refused by name (dispatch then
+    tries a deployment that passes URLs on as URLs)."""
+    for i, message in enumerate(body.get("messages") or ()):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            url = _part_url(part)
+            if url is not None and not url.startswith("data:"):
+                param = f"messages.{i}.content.{j}"
+                raise InvalidRequest(
+                    f"'{param}' links to a URL, which {deployment.provider} model "
+                    f"{deployment.model} would have router download: send it as a data: URI",
+                    param=param,
+                    code="unsupported_parameter",
+                )
+
+
+def _part_url(part: Any) -> str | None:
+    if not isinstance(part, dict):
+        return None
+    for key in ("image_url", "file", "input_audio", "video_url"):
+        payload = part.get(key)
+        if isinstance(payload, str):
+            return payload
+        if isinstance(payload, dict):
+            for field in ("url", "file_url", "file_id", "file_data"):
+                value = payload.get(field)
+                if isinstance(value, str) and "://" in value[:16]:
+                    return value
+    return None
