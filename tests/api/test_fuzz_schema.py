@@ -5,6 +5,7 @@ The upstream is an in-memory fake, so every accepted request is also served end 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from starlette.testclient import TestClient
 
 from router.app import create_app
 from router.config.catalog import Deployment
-from router.demo import Endpoints, write_demo_config
+from router.demo import DEMO_KEY_ENV, Endpoints, write_demo_config
 from router.shapes import Usage
 from router.upstream import Completion
 from router.wire import ChatRequest
@@ -89,7 +90,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     text = demo.read_text().replace("server:\n", "server:\n  difficulty_model: difficulty.json\n")
     assert "difficulty_model" in text
     demo.write_text(text)
-    app = create_app(directory, upstream=FakeUpstream(), watch_interval_s=None)
+    # A key in the environment, or router (rightly) leaves every deployment out of routing.
+    environ = {**os.environ, DEMO_KEY_ENV: "fuzz-key"}
+    app = create_app(directory, upstream=FakeUpstream(), watch_interval_s=None, environ=environ)
     with TestClient(app, raise_server_exceptions=True) as test_client:
         yield test_client
 
@@ -145,7 +148,18 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
-HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+# Header values as a client can put them on the wire: latin-1 bytes, so also "²" and "٣"'s
+# UTF-8 bytes, and numbers in every spelling (strict ASCII digits or a 400, never a 500).
+NUMBERISH = st.sampled_from(
+    ["0", "1", "0.5", "30", "3600", "3601", "-1", "1e3", "1_0", "inf", "nan", "²", "١", " 5 "]
+)
+HEADER_TEXT = (
+    st.text(st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"),
+            max_size=12)
+    | NUMBERISH
+    | NUMBERISH.map(lambda n: f"max-age={n}")
+    | st.sampled_from(["no-cache", "no-store", "max-age=60, no-store"])
+)  # fmt: skip
 HEADERS = st.dictionaries(
     st.sampled_from(
         [
@@ -174,6 +188,16 @@ def _check(resp: Any) -> None:
         assert resp.text.endswith("data: [DONE]\n\n")
 
 
+def _wire(headers: dict[str, str]) -> dict[str, bytes]:
+    def encode(value: str) -> bytes:
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return value.encode()  # what a client sending it would put on the wire
+
+    return {name: encode(value) for name, value in headers.items()}
+
+
 @pytest.mark.timeout(90)
 @settings(max_examples=250, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(body=BODY, headers=HEADERS)
@@ -183,9 +207,55 @@ def test_any_json_request_is_answered_without_5xx(
     resp = client.post(
         "/v1/chat/completions",
         content=_dumps(body),
-        headers={"content-type": "application/json", **headers},
+        headers={"content-type": "application/json", **_wire(headers)},
     )
     _check(resp)
+
+
+def _nest(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for i in range(depth):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+# Where deep JSON may hide, and how many containers sit above it there (the body included).
+PLACES = {
+    "metadata": (lambda deep: {"metadata": deep}, 1),
+    "message extra": (
+        lambda deep: {"messages": [{"role": "user", "content": "hi", "x": deep}]},
+        3,
+    ),
+    "tool parameters": (
+        lambda deep: {
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": deep}}]
+        },
+        4,
+    ),
+    "response_format": (lambda deep: {"response_format": {"type": "json_object", "x": deep}}, 2),
+}
+
+
+@pytest.mark.timeout(90)
+@settings(max_examples=120, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(depth=st.integers(0, 400), place=st.sampled_from(sorted(PLACES)), stream=st.booleans())
+def test_any_nesting_depth_is_answered_without_5xx(
+    client: TestClient, depth: int, place: str, stream: bool
+) -> None:
+    build, above = PLACES[place]
+    body = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": stream,
+        **build(_nest(depth, "x")),
+    }
+    resp = client.post(
+        "/v1/chat/completions", content=_dumps(body), headers={"content-type": "application/json"}
+    )
+    _check(resp)
+    if above + depth > 64:
+        assert resp.status_code == 400
+        assert orjson.loads(resp.content)["error"]["code"] == "nesting_too_deep"
 
 
 @pytest.mark.timeout(60)

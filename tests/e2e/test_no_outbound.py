@@ -1,7 +1,9 @@
 """router opens sockets only to loopback upstreams: no telemetry, no remote price map.
 
 Runs in a fresh interpreter with an audit hook installed before anything is imported, then
-serves one request per provider and reports every non-loopback connect or name lookup. With a
+serves every request shape the adapters' contract suite sends (plus images, inline and by an
+unresolvable URL), streamed and not, to every provider, and reports every non-loopback
+connect or name lookup. With a
 deployment on a provider only litellm speaks (DeepSeek, against the OpenAI emulator), litellm
 is imported at start, and its import is what used to fetch a price map; without one, litellm
 is never imported at all.
@@ -59,6 +61,29 @@ SCRIPT = textwrap.dedent(
         "        api_key_env: ROUTER_DEMO_PROVIDER_KEY\\n"
     )
 
+    WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    PERSON = {"type": "json_schema", "json_schema": {"name": "person", "schema": {
+        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+        "additionalProperties": False}}}
+    PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"
+             "nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg==")
+    def looking_at(url):
+        return [{"role": "user", "content": [{"type": "text", "text": "what is it?"},
+                                             {"type": "image_url", "image_url": {"url": url}}]}]
+    # The request shapes the adapters' contract suite sends, and images: inline, and by a
+    # URL on a host that does not exist (whoever looked it up would show here).
+    SHAPES = {
+        "plain": {},
+        "system, stop, max_tokens": {"max_tokens": 32, "stop": ["END"], "messages": [
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]},
+        "tools": {"tools": [WEATHER], "tool_choice": "required",
+                  "messages": [{"role": "user", "content": "weather in Paris?"}]},
+        "json_schema": {"response_format": PERSON},
+        "image data": {"messages": looking_at(PIXEL)},
+        "image url": {"messages": looking_at("https://images.example.invalid/cat.png")},
+    }
+
     async def main():
         emus = [OpenAIEmulator(models=None), AzureOpenAIEmulator(), AzureFoundryEmulator(),
                 AnthropicEmulator()]
@@ -85,10 +110,12 @@ SCRIPT = textwrap.dedent(
         async with httpx.AsyncClient(timeout=60) as client:
             for model in models:
                 for stream in (False, True):
-                    body = {"model": model, "stream": stream,
-                            "messages": [{"role": "user", "content": "hi"}]}
-                    r = await client.post(url, json=body)
-                    statuses[f"{model}/{stream}"] = r.status_code
+                    for shape, fields in SHAPES.items():
+                        body = {"model": model, "stream": stream, **fields}
+                        if "messages" not in body:
+                            body["messages"] = [{"role": "user", "content": "hi"}]
+                        r = await client.post(url, json=body)
+                        statuses[f"{model}/{stream}/{shape}"] = r.status_code
         server.should_exit = True
         await task
         report = {"outside": outside, "statuses": statuses, "at_start": at_start,
@@ -98,6 +125,9 @@ SCRIPT = textwrap.dedent(
     asyncio.run(main())
     """
 )
+
+
+SHAPES = 6  # request shapes per model and stream, above
 
 
 @pytest.mark.parametrize("providers", ["litellm", "native"])
@@ -114,8 +144,12 @@ def test_router_connects_only_to_loopback(providers: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(report["statuses"].values()) == {200}, report["statuses"]
-    assert len(report["statuses"]) == (8 if providers == "litellm" else 6)
+    statuses = report["statuses"]
+    assert len(statuses) == (8 if providers == "litellm" else 6) * SHAPES
+    # Through litellm an image URL is refused (litellm would download it); every other
+    # adapter passes it on as a URL, for the provider to fetch.
+    refused = {k for k in statuses if k.startswith("deepseek-chat/") and k.endswith("/image url")}
+    assert {k: v for k, v in statuses.items() if v != 200} == dict.fromkeys(refused, 400)
     assert report["outside"] == []
     # litellm is loaded at start when a deployment needs it, and never otherwise.
     assert report["at_start"] is (providers == "litellm")
