@@ -11,7 +11,8 @@ from router.pipeline import Route
 
 
 def test_every_header_from_the_route() -> None:
-    route = Route("p", "m", "m@d", "why", 0.00012, "estimate", CacheResult.MISS)
+    attempts = (("m@a", "503"), ("m@d", "ok"))
+    route = Route("p", "m", "m@d", "why", 0.00012, "estimate", CacheResult.MISS, attempts)
     assert router_headers(route) == {
         "x-router-cache": "miss",
         "x-router-policy": "p",
@@ -20,7 +21,10 @@ def test_every_header_from_the_route() -> None:
         "x-router-reason": "why",
         "x-router-cost-usd": "0.00012",
         "x-router-cost-basis": "estimate",
+        "x-router-attempts": "m@a 503, m@d ok",
     }
+    hit = Route("p", "m", "m@d", "why", 0.0, "actual", CacheResult.HIT)
+    assert router_headers(hit)["x-router-attempts"] == "none"  # a cache hit called nobody
 
 
 def test_config_names_and_reasons_become_one_ascii_line() -> None:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from router.emulators import Behaviour
-from router.errors import AttemptFailed
+from router.errors import AttemptFailed, InvalidRequest
 from router.upstream.litellm_adapter import openai_chunk
 from support.upstream import KEY_ENV, WEATHER_TOOL, Rig, ask
 
@@ -77,14 +77,13 @@ async def test_stream_usage_arrives_without_the_client_asking(claude: Rig) -> No
 
 
 async def test_only_openai_parameters_reach_litellm(claude: Rig) -> None:
-    """Keys litellm would obey (mock_response, api_base) are never passed on, and OpenAI
-    parameters Anthropic lacks are dropped rather than failing the attempt."""
+    """Keys litellm would obey (mock_response, api_base) are never passed on; parameters that
+    only describe the request (metadata) may be dropped, and a no-op value asks nothing."""
     body = ask(
         mock_response="MOCKED",
         api_base="http://127.0.0.1:9",
         metadata={"tenant": "a"},
-        logit_bias={"42": 1.0},
-        presence_penalty=0.5,
+        presence_penalty=0,
         temperature=0.2,
     )
     result = await claude.upstream.complete(claude.deployment(), body)
@@ -92,8 +91,22 @@ async def test_only_openai_parameters_reach_litellm(claude: Rig) -> None:
     assert result.body["choices"][0]["message"]["content"] != "MOCKED"
     sent = claude.emu.requests[-1].body
     assert sent["temperature"] == 0.2
-    for absent in ("metadata", "logit_bias", "presence_penalty", "mock_response"):
+    for absent in ("metadata", "presence_penalty", "mock_response"):
         assert absent not in sent
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [({"logit_bias": {"42": 1.0}}, "logit_bias"), ({"presence_penalty": 0.5}, "presence_penalty")],
+)
+async def test_a_parameter_anthropic_lacks_is_refused_not_dropped(
+    claude: Rig, fields: dict[str, object], param: str
+) -> None:
+    # drop_params would answer without it, a different question than the one asked.
+    with pytest.raises(InvalidRequest) as refused:
+        await claude.upstream.complete(claude.deployment(), ask(**fields))
+    assert (refused.value.param, refused.value.code) == (param, "unsupported_parameter")
+    assert claude.emu.requests == []
 
 
 @pytest.mark.parametrize("status", [429, 500, 529])
