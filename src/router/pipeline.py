@@ -390,5 +390,3 @@ def _route(
 
 def _outcome(failure: AttemptError) -> str:
     return str(failure.status) if failure.kind == "status" else failure.kind
-
-

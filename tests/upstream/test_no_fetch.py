@@ -87,9 +87,7 @@ async def _send(rig: Rig, body: dict[str, Any], stream: bool) -> object:
         return exc
 
 
-async def test_litellm_is_never_asked_to_download_an_image(
-    claude: Rig, listener: Listener
-) -> None:
+async def test_litellm_is_never_asked_to_download_an_image(claude: Rig, listener: Listener) -> None:
     # litellm's Anthropic path downloads image URLs to inline them (its own URL policy
     # refuses loopback, which is why the listener alone could not tell): router must refuse
     # first, so that path is never reached, whatever the URL.

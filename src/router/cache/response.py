@@ -135,9 +135,7 @@ def cache_key(
     fields = chat.model_dump(mode="json", include=set(KEY_FIELDS), exclude_none=True)
     if isinstance(fields.get("stop"), str):
         fields["stop"] = [fields["stop"]]  # the same stop sequence, two spellings
-    material = orjson.dumps(
-        [_KEY_VERSION, scope, list(route), fields], option=orjson.OPT_SORT_KEYS
-    )
+    material = orjson.dumps([_KEY_VERSION, scope, list(route), fields], option=orjson.OPT_SORT_KEYS)
     digest = hashlib.blake2b(material, digest_size=20).hexdigest()
     return CacheKey(scope, namespace, digest, bool(chat.stream), chat.wants_usage_in_stream, label)
 

@@ -103,14 +103,16 @@ def test_a_reload_reports_what_the_new_config_lacks(
     _without_key(cfg, emulators.azure.url, "TRUST_TEST_OTHER_UNSET_KEY")
     wait_for(lambda: "TRUST_TEST_OTHER_UNSET_KEY is unset" in caplog.text, timeout=5)
     wait_for(
-        lambda: explain(router).json()["excluded"]
-        == [
-            {
-                "deployment": "gpt-4o@azure",
-                "reason": "its key variable TRUST_TEST_OTHER_UNSET_KEY is unset",
-                "kind": "config",
-            }
-        ],
+        lambda: (
+            explain(router).json()["excluded"]
+            == [
+                {
+                    "deployment": "gpt-4o@azure",
+                    "reason": "its key variable TRUST_TEST_OTHER_UNSET_KEY is unset",
+                    "kind": "config",
+                }
+            ]
+        ),
         timeout=5,
     )
 
@@ -129,9 +131,9 @@ def test_a_reload_whose_policy_tests_fail_is_refused(
     wait_for(lambda: metric(scrape(router), "router_policy_reloads_total", result="failure") == 1)
     assert routed(chat(router)) == "gpt-4o@openai"  # the previous policies keep serving
     ready = httpx.get(f"{router.base_url}/readyz", timeout=5).json()
-    assert "openai first: expected deployment 'gpt-4o@openai'" in ready["config"][
-        "last_reload_error"
-    ]
+    assert (
+        "openai first: expected deployment 'gpt-4o@openai'" in ready["config"]["last_reload_error"]
+    )
     # A change that keeps its tests green goes in, and the reload is logged.
     write_atomically(cfg / "tests.yaml", FAILING_TEST)
     wait_for(lambda: routed(chat(router)) == "gpt-4o@azure")
