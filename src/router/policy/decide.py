@@ -23,21 +23,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from router.config.catalog import Catalog, Deployment
-from router.config.schema import TASK_CLASSES
 from router.errors import InvalidRequest, NoHealthyDeployment, NotFound
 from router.policy.classify import Features
 from router.policy.decision import Candidate, CandidateRole, Decision, Exclusion, ExclusionKind
 from router.policy.difficulty import scaled_quality
 from router.policy.model import Objective, Policy, PolicySet, Rule
+from router.policy.overrides import (
+    MAX_COST_HEADER,
+    OBJECTIVE_HEADER,
+    TASK_HEADER,
+    applied_overrides,
+    read_overrides,
+)
 from router.shapes import Principal
 from router.signals import SignalSnapshot
-from router.wire import ChatRequest, header_number
+from router.wire import ChatRequest
 
-OBJECTIVE_HEADER = "x-router-objective"
-TASK_HEADER = "x-router-task"
-MAX_COST_HEADER = "x-router-max-cost"
 CANNOT_HONOUR = "cannot honour"
-_SINGLE_OBJECTIVES = ("cost", "latency", "quality", "priority")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,7 @@ def _select(
 
 def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
     features, principal, headers = given.features, given.principal, given.headers
-    task_override, objective_override, max_cost_override = _overrides(policy, headers)
+    task_override, objective_override, max_cost_override = read_overrides(policy, headers)
     task = task_override or features.task
     rule = next(
         (r for r in policy.rules if r.match.matches(task, features, principal, headers)), None
@@ -169,22 +171,8 @@ def _decide_policy(given: DecisionInput, policy: Policy) -> Decision:
         split_arm=arm,
         degraded=degraded,
         features=features,
-        overrides=_applied(task_override, objective_override, max_cost_override),
+        overrides=applied_overrides(task_override, objective_override, max_cost_override),
     )
-
-
-def _applied(
-    task: str | None, objective: Objective | None, max_cost: float | None
-) -> tuple[tuple[str, str], ...]:
-    """The override headers that changed this decision, as (header, value) in a fixed order."""
-    out = []
-    if task is not None:
-        out.append((TASK_HEADER, task))
-    if objective is not None:
-        out.append((OBJECTIVE_HEADER, objective.label))
-    if max_cost is not None:
-        out.append((MAX_COST_HEADER, f"{max_cost:g}"))
-    return tuple(out)
 
 
 def _assess(
@@ -369,42 +357,6 @@ def _direct(
         prompt_tokens=features.prompt_tokens,
         features=features,
     )
-
-
-def _overrides(
-    policy: Policy, headers: Mapping[str, str]
-) -> tuple[str | None, Objective | None, float | None]:
-    task = objective = max_cost = None
-    for header, kind in ((TASK_HEADER, "task"), (OBJECTIVE_HEADER, "objective"),
-                         (MAX_COST_HEADER, "max_cost")):  # fmt: skip
-        raw = headers.get(header)
-        if raw is None:
-            continue
-        if kind not in policy.overrides:
-            raise InvalidRequest(
-                f"header {header!r} is not allowed by policy {policy.name!r}",
-                param=header,
-                code="override_not_allowed",
-            )
-        value = raw.strip().lower()
-        if kind == "task" and value in TASK_CLASSES:
-            task = value
-        elif kind == "objective" and value in _SINGLE_OBJECTIVES:
-            objective = Objective(value, () if value == "priority" else ((value, 1.0),))
-        elif kind == "max_cost" and (amount := header_number(value)) is not None:
-            max_cost = amount
-        else:
-            allowed = {
-                "task": ", ".join(TASK_CLASSES),
-                "objective": ", ".join(_SINGLE_OBJECTIVES),
-                "max_cost": "a number of US dollars >= 0",
-            }[kind]
-            raise InvalidRequest(
-                f"invalid value {raw!r} for header {header!r}: expected {allowed}",
-                param=header,
-                code="invalid_header",
-            )
-    return task, objective, max_cost
 
 
 def _no_candidate(where: str, excluded: list[Exclusion]) -> Exception:

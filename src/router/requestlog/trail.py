@@ -18,9 +18,9 @@ from router.config.load import Config
 from router.errors import AttemptError
 from router.metrics import Metrics
 from router.policy.classify import Features, classify
-from router.policy.decide import MAX_COST_HEADER, OBJECTIVE_HEADER, TASK_HEADER
 from router.policy.decision import Decision
 from router.policy.model import PolicySet
+from router.policy.overrides import MAX_COST_HEADER, OBJECTIVE_HEADER, TASK_HEADER
 from router.requestlog.record import (
     LoggedAttempt,
     LoggedCandidate,
