@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from router.cache.response import KEY_FIELDS, NOT_KEY_FIELDS, cache_key, namespace_prefix
+from router.cache.steps import route_of
+from router.policy.decision import Decision
 from router.wire import ChatRequest
 from support.cache import chat
 
@@ -134,3 +137,28 @@ def test_key_carries_the_shape_the_request_wants() -> None:
 def test_what_routed_the_request_is_part_of_the_key(route: tuple[object, ...]) -> None:
     base = cache_key(chat(), "policy-a", "team:x", route=("rule", None, []))
     assert cache_key(chat(), "policy-a", "team:x", route=route).digest != base.digest
+
+
+BASE = Decision("policy-a", "rule", (), "why")
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"rule": "other-rule"},
+        {"split_arm": "claude-sonnet"},
+        {"overrides": (("x-router-task", "code"),)},
+        {"degraded": "team 'x' daily budget 85% used > 80%: min_quality 0.5"},
+    ],
+)
+def test_a_decision_routed_otherwise_keys_another_entry(changed: dict[str, Any]) -> None:
+    other = dataclasses.replace(BASE, **changed)
+    base = cache_key(chat(), "policy-a", "team:x", route=route_of(BASE))
+    assert cache_key(chat(), "policy-a", "team:x", route=route_of(other)).digest != base.digest
+
+
+def test_how_full_a_budget_is_does_not_split_a_degraded_policys_entries() -> None:
+    a = dataclasses.replace(BASE, degraded="team 'x' daily budget 85% used > 80%: min_quality 0.5")
+    b = dataclasses.replace(BASE, degraded="team 'x' daily budget 91% used > 80%: min_quality 0.5")
+    assert route_of(a) == route_of(b)
+    assert route_of(a) != route_of(BASE)

@@ -73,9 +73,7 @@ class CacheUse:
             # The common case on the hot path: skip hashing the request for a key.
             self._observer.on_result(decision.policy, CacheResult.BYPASS)
             return CacheTurn(None, decision, directives, CacheResult.BYPASS)
-        # What routed the request is part of its key: another rule, split arm or override
-        # may be answered by another model.
-        route = (decision.rule, decision.split_arm, [list(o) for o in decision.overrides])
+        route = route_of(decision)
         namespace, label = principal.namespace, decision.policy
         if request.messages is None:
             key = self.cache.key(request.chat, scope, namespace, label, route)
@@ -130,3 +128,11 @@ async def replay(chunks: list[dict[str, Any]]) -> AsyncGenerator[dict[str, Any],
 
 def _pair(usage: Usage) -> tuple[int, int]:
     return usage.prompt_tokens, usage.completion_tokens
+
+
+def route_of(decision: Decision) -> tuple[object, ...]:
+    """What routed the request beyond its own fields, for its cache key: another rule, split
+    arm or override header may be answered by another model, and so may a policy degraded by
+    the caller's budget (only whether it is degraded: its wording carries the percentage)."""
+    overrides = [list(o) for o in decision.overrides]
+    return (decision.rule, decision.split_arm, overrides, decision.degraded is not None)
