@@ -249,7 +249,9 @@ def test_redis_killed_mid_run_follows_on_store_error(fleet: Fleet) -> None:
             assert exc.value.status_code == 503
             assert exc.value.code == "limits_unavailable"
             assert "on_store_error: deny" in exc.value.message
-        ready = httpx.get(f"{replica.url}/readyz", timeout=5)
+        ready = httpx.get(
+            f"{replica.url}/readyz", headers={"authorization": f"Bearer {MASTER}"}, timeout=5
+        )
         assert ready.status_code == 200  # degraded, still ready
         limits = ready.json()["limits"]
         assert limits["store_healthy"] is False
