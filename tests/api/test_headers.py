@@ -12,7 +12,7 @@ from router.pipeline import Route
 
 def test_every_header_from_the_route() -> None:
     attempts = (("m@a", "503"), ("m@d", "ok"))
-    route = Route("p", "m", "m@d", "why", 0.00012, "estimate", CacheResult.MISS, attempts)
+    route = Route("p", "m", "m@d", "why", 0.00012, "estimate", CacheResult.MISS, attempts=attempts)
     assert router_headers(route) == {
         "x-router-cache": "miss",
         "x-router-policy": "p",
