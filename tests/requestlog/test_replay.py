@@ -3,6 +3,7 @@ and the latency profile it learns from the log."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from router.cli import main
 from router.config.load import load_config
 from router.requestlog.profile import fit
-from router.requestlog.record import encode
+from router.requestlog.record import LoggedFeatures, encode
 from router.requestlog.replay import replay
 from router.requestlog.replay_report import render, summarise
 from support.request_records import record
@@ -160,3 +161,31 @@ def test_a_candidate_that_narrows_a_keys_access_refuses_its_requests(
     report = summarise(replay(open_log(str(log)), load_config(candidate)), "log", "candidate")
     refused = {g.label: g.count for g in report.refused}
     assert refused == {"model_not_allowed": 9, "model_not_found": 1}
+
+
+def test_replay_leaves_out_a_deployment_that_cannot_honour_a_logged_parameter(
+    tmp_path: Path,
+) -> None:
+    from router.requestlog.read import open_log
+
+    directory = tmp_path / "claude-only"
+    directory.mkdir()
+    (directory / "models.yaml").write_text(
+        "models:\n  claude:\n"
+        '    deployments: [{provider: anthropic, model: claude-x, base_url: "http://127.0.0.1:9"}]\n'
+        "    pricing: {input_per_mtok: 3, output_per_mtok: 15}\n"
+        "    quality: {general: 0.9, code: 0.9, reasoning: 0.9}\n"
+    )
+    (directory / "routing.yaml").write_text(
+        "policies:\n  main:\n    default: true\n    rules:\n"
+        "      - {name: all, candidates: [claude]}\n"
+    )
+    asked_n = dataclasses.replace(
+        record(1), features=LoggedFeatures("general", 40, demands=("n",), choices=2)
+    )
+    log = tmp_path / "requests.jsonl"
+    log.write_bytes(encode(asked_n) + b"\n" + encode(record(2)) + b"\n")
+    report = summarise(replay(open_log(str(log)), load_config(directory)), "log", "candidate")
+    # Claude has no n: the request that asked for two choices is refused by name, as the
+    # server would; the plain one is routed.
+    assert {g.label: g.count for g in report.refused} == {"unsupported_parameter": 1}

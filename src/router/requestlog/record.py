@@ -33,6 +33,10 @@ class LoggedFeatures:
     wants_json: bool = False
     stream: bool = False
     difficulty: float | None = None  # the learned signal, when one was configured
+    # Parameters set that not every provider honours (``classify.demands_of``), and ``n``:
+    # replay leaves out the deployments that cannot honour them, and costs every choice.
+    demands: tuple[str, ...] = ()
+    choices: int = 1
 
 
 @dataclass(slots=True)
@@ -51,7 +55,7 @@ class LoggedCandidate:
 class LoggedExclusion:
     deployment: str
     reason: str
-    kind: str  # request | policy | signal
+    kind: str  # request | policy | signal | limit | config
 
 
 @dataclass(slots=True)

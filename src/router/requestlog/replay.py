@@ -112,6 +112,8 @@ def _prepare(
             has_images=f.has_images,
             wants_json=f.wants_json,
             stream=f.stream,
+            demands=frozenset(f.demands),
+            choices=f.choices,
             difficulty=difficulty,
             difficulty_mean=signal.mean_difficulty if signal is not None else 0.5,
         )

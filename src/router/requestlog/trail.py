@@ -252,4 +252,6 @@ def _features(f: Features) -> LoggedFeatures:
         wants_json=f.wants_json,
         stream=f.stream,
         difficulty=_round(f.difficulty),
+        demands=tuple(sorted(f.demands)),
+        choices=f.choices,
     )
