@@ -22,14 +22,16 @@ def need(
     decision: Decision, request: ParsedRequest, principal: Principal, config: Config
 ) -> asks.Need:
     """Tokens: the prompt estimate plus the client's ``max_tokens`` when it sets one, else the
-    decision's expected output; cost: the same tokens at each deployment's price."""
+    decision's expected output, for each of the ``n`` choices (each is a whole answer); cost:
+    the same tokens at each deployment's price."""
     chat = request.chat
     cap = chat.max_completion_tokens or chat.max_tokens
     prompt = decision.prompt_tokens or 0
+    choices = chat.n or 1
     out = []
     for cand in decision.chain:
         dep = cand.deployment
-        tokens = cap if cap is not None else _expected(cand, config)
+        tokens = (cap if cap is not None else _expected(cand, config)) * choices
         out.append(asks.Candidate(dep, tokens, dep.price.cost(prompt, tokens)))
     return asks.Need(principal, prompt, tuple(out))
 

@@ -7,15 +7,20 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from tenancy_support import Recorder, config_from
 
 from router.config.load import Config
 from router.errors import BudgetExceeded, LimitsUnavailable, RateLimited
+from router.gate import need
+from router.policy.decision import Candidate as PolicyCandidate
+from router.policy.decision import Decision
 from router.shapes import Principal, Usage
 from router.store import MemoryStore, StoreError, StoreFailure
 from router.tenancy.admission import Admission
 from router.tenancy.asks import Candidate, Need
+from router.wire import parse_chat_request
 
 NOON = datetime(2026, 6, 15, 12, 0, tzinfo=UTC).timestamp()
 ALICE = Principal("alice", "plat")
@@ -224,3 +229,16 @@ class CountingStore(MemoryStore):
     async def admit(self, asks):  # type: ignore[no-untyped-def]
         self.calls += 1
         return await super().admit(asks)
+
+
+@pytest.mark.parametrize("n", [1, 3, 128])
+def test_what_a_request_reserves_counts_every_one_of_its_n_choices(tmp_path: Path, n: int) -> None:
+    config = config_from(tmp_path, AUTH)
+    dep = config.catalog.deployments["big@a"]
+    decision = Decision("p", "r", (PolicyCandidate(dep, expected_output_tokens=50.0),), "why")
+    body = {"model": "p", "messages": [{"role": "user", "content": "hi"}], "n": n}
+    for capped, per_choice in (({}, 50), ({"max_tokens": 70}, 70)):
+        request = parse_chat_request(orjson.dumps(body | capped), max_messages=10)
+        (asked,) = need(decision, request, ALICE, config).candidates
+        assert asked.output_tokens == per_choice * n
+        assert asked.cost_usd == pytest.approx(dep.price.cost(0, per_choice * n))
