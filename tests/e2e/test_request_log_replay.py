@@ -33,7 +33,9 @@ def logged(tmp_path: Path, emulators: Emulators, start_router: RouterFactory) ->
     (live / "request_log.yaml").write_text(f"request_log: {{sink: jsonl, path: '{log}'}}\n")
     routing = yaml.safe_load((live / "routing.yaml").read_text())
     routing["policies"]["coding"]["log"] = {"capture": "prompts"}
-    (live / "routing.yaml").write_text(yaml.safe_dump(routing))
+    # Key order kept: a sticky split's arms are taken in their written order, and router serve
+    # refuses a config whose own test cases (which pin the arms) fail.
+    (live / "routing.yaml").write_text(yaml.safe_dump(routing, sort_keys=False))
     router = start_router(live)
     report = run_traffic(router.v1, None, REQUESTS, lambda done, total: None)
     assert report.errors == 0
@@ -75,7 +77,7 @@ def test_live_traffic_is_logged_and_replayed_under_another_policy(
     code_rule["candidates"] = ["gpt-4o", "claude-sonnet"]
     code_rule["fallbacks"] = ["claude-sonnet"]
     del routing["policies"]["cheap"]
-    (candidate / "routing.yaml").write_text(yaml.safe_dump(routing))
+    (candidate / "routing.yaml").write_text(yaml.safe_dump(routing, sort_keys=False))
     (candidate / "tests.yaml").unlink()  # its cases pin the shipped routes
 
     assert main(["replay", str(logged), "--config", str(candidate), "--json"]) == 0
