@@ -39,6 +39,20 @@ class RouterError(Exception):
     type: str = "server_error"
     code: str | None = None
 
+    def __init_subclass__(
+        cls, *, status: int = 0, kind: str = "", code: str | None = None, **rest: Any
+    ) -> None:
+        """A subclass names what differs from its parent in its class line
+        (``class NotFound(RouterError, status=404, code="not_found")``), so the tree's data
+        stands one class a line, as in the docstring; ``kind`` is the body's ``type``."""
+        super().__init_subclass__(**rest)
+        if status:
+            cls.status = status
+        if kind:
+            cls.type = kind
+        if code is not None:
+            cls.code = code
+
     def __init__(
         self,
         message: str,
@@ -88,74 +102,61 @@ _ANTHROPIC_TYPES = {
 }
 
 
-class InvalidRequest(RouterError):
-    status = 400
-    type = "invalid_request_error"
+class InvalidRequest(RouterError, status=400, kind="invalid_request_error"):
+    pass
 
 
-class AuthenticationFailed(RouterError):
-    status = 401
-    type = "authentication_error"
-    code = "invalid_api_key"
+class AuthenticationFailed(
+    RouterError, status=401, kind="authentication_error", code="invalid_api_key"
+):
+    pass
 
 
-class PermissionDenied(RouterError):
-    status = 403
-    type = "permission_error"
+class PermissionDenied(RouterError, status=403, kind="permission_error"):
+    pass
 
 
-class NotFound(RouterError):
-    status = 404
-    type = "invalid_request_error"
-    code = "not_found"
+class NotFound(RouterError, status=404, kind="invalid_request_error", code="not_found"):
+    pass
 
 
-class MethodNotAllowed(RouterError):
-    status = 405
-    type = "invalid_request_error"
-    code = "method_not_allowed"
+class MethodNotAllowed(
+    RouterError, status=405, kind="invalid_request_error", code="method_not_allowed"
+):
+    pass
 
 
-class PayloadTooLarge(RouterError):
-    status = 413
-    type = "invalid_request_error"
-    code = "payload_too_large"
+class PayloadTooLarge(
+    RouterError, status=413, kind="invalid_request_error", code="payload_too_large"
+):
+    pass
 
 
-class HeadersTooLarge(RouterError):
-    status = 431
-    type = "invalid_request_error"
-    code = "request_headers_too_large"
+class HeadersTooLarge(
+    RouterError, status=431, kind="invalid_request_error", code="request_headers_too_large"
+):
+    pass
 
 
-class RateLimited(RouterError):
-    status = 429
-    type = "rate_limit_error"
-    code = "rate_limit_exceeded"
+class RateLimited(RouterError, status=429, kind="rate_limit_error", code="rate_limit_exceeded"):
+    pass
 
 
-class Overloaded(RouterError):
-    status = 503
-    type = "server_error"
-    code = "overloaded"
+class Overloaded(RouterError, status=503, kind="server_error", code="overloaded"):
+    pass
 
 
-class UpstreamFailed(RouterError):
-    status = 502
-    type = "upstream_error"
-    code = "upstream_error"
+class UpstreamFailed(RouterError, status=502, kind="upstream_error", code="upstream_error"):
+    pass
 
 
-class NoHealthyDeployment(UpstreamFailed):
-    status = 503
-    code = "no_healthy_deployment"
+class NoHealthyDeployment(UpstreamFailed, status=503, code="no_healthy_deployment"):
+    pass
 
 
-class StreamInterrupted(UpstreamFailed):
+class StreamInterrupted(UpstreamFailed, code="stream_interrupted"):
     """Sent as the final SSE event: the status line has already gone out as 200. ``error`` is
     the failed attempt (defined below; raised by dispatch's answer stream)."""
-
-    code = "stream_interrupted"
 
     def __init__(self, error: AttemptError) -> None:
         super().__init__(f"upstream stream failed after it started: {error.describe()}")
@@ -258,16 +259,10 @@ def _status_for(attempts: list[AttemptError]) -> tuple[int, str, str]:
     return 502, "upstream_error", "upstream_error"
 
 
-class BudgetExceeded(RateLimited):
+class BudgetExceeded(RateLimited, code="budget_exceeded"):
     """A key's or team's budget cannot cover the request; the message names it and when it
     resets."""
 
-    code = "budget_exceeded"
 
-
-class LimitsUnavailable(RouterError):
+class LimitsUnavailable(RouterError, status=503, code="limits_unavailable"):
     """The store that counts limits did not answer and a limit says ``on_store_error: deny``."""
-
-    status = 503
-    type = "server_error"
-    code = "limits_unavailable"
