@@ -10,9 +10,9 @@ provider's own spans join the client's trace. A stream's span ends when the stre
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, use_span
@@ -25,6 +25,8 @@ from router.tracing.setup import Tracing
 from router.translate.anthropic_events import EventWatch
 from router.upstream import TRACE_HEADERS, ChunkStream, Completion, Upstream, as_messages
 
+_T = TypeVar("_T")
+
 
 class TracedUpstream:
     def __init__(self, inner: Upstream, tracing: Tracing) -> None:
@@ -32,52 +34,24 @@ class TracedUpstream:
         self._tracing = tracing
 
     async def complete(self, deployment: Deployment, body: dict[str, Any]) -> Completion:
-        span = self._start(deployment, body, stream=False)
-        try:
-            with self._current(span):
-                completion = await self._inner.complete(deployment, body)
-        except BaseException as exc:
-            _failed(span, exc)
-            span.end()
-            raise
-        _answered(span, completion.body, completion.usage)
-        span.end()
-        return completion
+        return await self._answer(deployment, body, lambda: self._inner.complete(deployment, body))
 
     async def stream(self, deployment: Deployment, body: dict[str, Any]) -> ChunkStream:
         span = self._start(deployment, body, stream=True)
-        try:
-            with self._current(span):
-                chunks = await self._inner.stream(deployment, body)
-        except BaseException as exc:
-            _failed(span, exc)
-            span.end()
-            raise
+        chunks = await self._within(span, lambda: self._inner.stream(deployment, body))
         return _TracedChunks(chunks, span)
 
     async def messages(self, deployment: Deployment, call: MessagesCall) -> Completion:
         """An Anthropic Messages attempt: traced as a chat like any other."""
-        span = self._start(deployment, call.body, stream=False)
-        try:
-            with self._current(span):
-                completion = await as_messages(self._inner).messages(deployment, call)
-        except BaseException as exc:
-            _failed(span, exc)
-            span.end()
-            raise
-        _answered(span, completion.body, completion.usage)
-        span.end()
-        return completion
+        return await self._answer(
+            deployment, call.body, lambda: as_messages(self._inner).messages(deployment, call)
+        )
 
     async def messages_stream(self, deployment: Deployment, call: MessagesCall) -> ChunkStream:
         span = self._start(deployment, call.body, stream=True)
-        try:
-            with self._current(span):
-                events = await as_messages(self._inner).messages_stream(deployment, call)
-        except BaseException as exc:
-            _failed(span, exc)
-            span.end()
-            raise
+        events = await self._within(
+            span, lambda: as_messages(self._inner).messages_stream(deployment, call)
+        )
         return _TracedChunks(events, span, EventWatch())
 
     async def aclose(self) -> None:
@@ -102,6 +76,29 @@ class TracedUpstream:
         return self._tracing.tracer.start_span(
             f"{a.CHAT} {deployment.model}", kind=SpanKind.CLIENT, attributes=attributes
         )
+
+    async def _answer(
+        self,
+        deployment: Deployment,
+        body: dict[str, Any],
+        call: Callable[[], Awaitable[Completion]],
+    ) -> Completion:
+        """A whole answer: its span ends here, with the answer's facts."""
+        span = self._start(deployment, body, stream=False)
+        completion = await self._within(span, call)
+        _answered(span, completion.body, completion.usage)
+        span.end()
+        return completion
+
+    async def _within(self, span: Span, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Makes the call with the span current; a failure ends the span, marked with it."""
+        try:
+            with self._current(span):
+                return await call()
+        except BaseException as exc:
+            _failed(span, exc)
+            span.end()
+            raise
 
     @contextmanager
     def _current(self, span: Span) -> Iterator[None]:
