@@ -126,16 +126,28 @@ def _latency(
     return Panel(title, description, queries, unit="s", width=width)
 
 
-_CIRCUIT_MAPPINGS: Final = [
-    {
-        "type": "value",
-        "options": {
-            "0": {"text": "closed", "color": "green", "index": 0},
-            "1": {"text": "half-open", "color": "yellow", "index": 1},
-            "2": {"text": "open", "color": "red", "index": 2},
-        },
+def _traffic(title: str, description: str, counter: str, by: str) -> Panel:
+    """Events per second stacked by ``by``: the whole stack is the total."""
+    return Panel(title, description, [_per_second(counter, by)], unit="reqps", stack=True)
+
+
+def _share(title: str, description: str, query: Query, extra: JSON | None = None) -> Panel:
+    """A ratio, shown as a percentage."""
+    return Panel(title, description, [query], unit="percentunit", extra=extra or {})
+
+
+def _value_names(*names: tuple[str, str, str]) -> list[JSON]:
+    """Grafana value mappings: each ``(value, text, color)``, in display order."""
+    options = {
+        value: {"text": text, "color": color, "index": i}
+        for i, (value, text, color) in enumerate(names)
     }
-]
+    return [{"type": "value", "options": options}]
+
+
+_CIRCUIT_MAPPINGS: Final = _value_names(
+    ("0", "closed", "green"), ("1", "half-open", "yellow"), ("2", "open", "red")
+)
 
 _ROUTING_SHARE: Final = (
     f"{_rate('router_routing_decisions_total', 'policy, model')}\n"
@@ -164,30 +176,20 @@ _BUDGET_USE: Final = (
     f"max by (scope, name, period) ({_s('router_budget_limit_usd')})"
 )
 
-_RELOAD_MAPPINGS: Final = [
-    {
-        "type": "value",
-        "options": {
-            "1": {"text": "served", "color": "green", "index": 0},
-            "0": {"text": "refused", "color": "red", "index": 1},
-        },
-    }
-]
+_RELOAD_MAPPINGS: Final = _value_names(("1", "served", "green"), ("0", "refused", "red"))
 
 
 # (row title, panels) in display order; each description is the question it answers.
 _LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
     ("Traffic and errors", (
-        Panel("Requests by model and status",
-              "How much traffic does each logical model get, and how much of it fails?",
-              [_per_second("router_requests_total", "model, status_class")],
-              unit="reqps", stack=True),
-        Panel("Error ratio by model",
-              "What share of each model's requests end in a 4xx or 5xx?",
-              [Query(_ERROR_RATIO, "{{model}}")], unit="percentunit"),
-        Panel("Errors by type", "Which kinds of error do clients see, per model?",
-              [_per_second("router_request_errors_total", "model, error_type")],
-              unit="reqps", stack=True),
+        _traffic("Requests by model and status",
+                 "How much traffic does each logical model get, and how much of it fails?",
+                 "router_requests_total", "model, status_class"),
+        _share("Error ratio by model",
+               "What share of each model's requests end in a 4xx or 5xx?",
+               Query(_ERROR_RATIO, "{{model}}")),
+        _traffic("Errors by type", "Which kinds of error do clients see, per model?",
+                 "router_request_errors_total", "model, error_type"),
         Panel("In-flight requests", "How busy is the router right now (all workers)?",
               [Query(f"sum({_s('router_requests_in_flight')})", "in flight")], width=6),
         Panel("Load shedding", "Are requests being rejected because the router is overloaded?",
@@ -234,9 +236,8 @@ _LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
         Panel("Spend by team", "What is each team spending per hour (names from config)?",
               [Query(f"3600 * {_rate('router_spend_usd_total', 'team')}", "{{team}}")],
               unit="currencyUSD", stack=True),
-        Panel("Budget use", "How much of each key's and team's budget is used this period?",
-              [Query(_BUDGET_USE, "{{scope}} {{name}} {{period}}")], unit="percentunit",
-              extra={"max": 1, "min": 0}),
+        _share("Budget use", "How much of each key's and team's budget is used this period?",
+               Query(_BUDGET_USE, "{{scope}} {{name}} {{period}}"), extra={"max": 1, "min": 0}),
         Panel("Limits", "Who is refused by a limit or budget; which deployments are at quota; "
               "does the limits store fail?",
               [_per_second("router_limit_refusals_total", "scope, name, limit", "refused"),
@@ -246,14 +247,13 @@ _LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
               unit="reqps"),
     )),
     ("Routing and cache", (
-        Panel("Routing share by policy and model",
-              "Within each policy, what share of decisions goes to each model?",
-              [Query(_ROUTING_SHARE, "{{policy}} → {{model}}")], unit="percentunit"),
-        Panel("Rules fired", "Which policy rules match, and how often?",
-              [_per_second("router_routing_decisions_total", "policy, rule")],
-              unit="reqps", stack=True),
-        Panel("Cache hit ratio", "What share of cacheable lookups are answered from the cache?",
-              [Query(_CACHE_HIT_RATIO, "{{policy}}")], unit="percentunit"),
+        _share("Routing share by policy and model",
+               "Within each policy, what share of decisions goes to each model?",
+               Query(_ROUTING_SHARE, "{{policy}} → {{model}}")),
+        _traffic("Rules fired", "Which policy rules match, and how often?",
+                 "router_routing_decisions_total", "policy, rule"),
+        _share("Cache hit ratio", "What share of cacheable lookups are answered from the cache?",
+               Query(_CACHE_HIT_RATIO, "{{policy}}")),
     )),
     ("Resilience", (
         Panel("Circuit state", "Is any worker's breaker for a deployment half-open or open?",
@@ -263,10 +263,9 @@ _LAYOUT: Final[Sequence[tuple[str, Sequence[Panel]]]] = (
               [Query(_increase("router_fallbacks_total", "from_deployment, to_deployment"),
                      "{{from_deployment}} → {{to_deployment}}")],
               bars=True, width=12),
-        Panel("Upstream attempts by outcome",
-              "Which deployments succeed, fail, time out or get throttled?",
-              [_per_second("router_upstream_attempts_total", "deployment, outcome")],
-              unit="reqps", stack=True),
+        _traffic("Upstream attempts by outcome",
+                 "Which deployments succeed, fail, time out or get throttled?",
+                 "router_upstream_attempts_total", "deployment, outcome"),
         Panel("Retries, hedges and breaker flaps",
               "How much extra upstream work do retries and hedges cost; do breakers flap?",
               [_per_second("router_retries_total", "deployment, reason", "retry"),
