@@ -12,9 +12,7 @@ from router.emulators import (
     AzureOpenAIEmulator,
     OpenAIEmulator,
 )
-
-KEY = "test-key"
-ANTHROPIC_HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+from support.emulators import KEY
 
 
 @pytest.fixture

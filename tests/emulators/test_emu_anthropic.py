@@ -3,46 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import httpx
-
-from conftest import ANTHROPIC_HEADERS, KEY
 from router.emulators import AnthropicEmulator
-
-MODEL = "claude-sonnet-4-5"
-TOOL = {
-    "name": "lookup",
-    "description": "Look a thing up",
-    "input_schema": {
-        "type": "object",
-        "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
-        "required": ["q"],
-    },
-}
-
-
-def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
-    events = []
-    for frame in text.split("\n\n"):
-        if not frame:
-            continue
-        lines = frame.split("\n")
-        assert lines[0].startswith("event: "), frame
-        assert lines[1].startswith("data: "), frame
-        events.append((lines[0][7:], json.loads(lines[1][6:])))
-    return events
-
-
-async def post(
-    emu: AnthropicEmulator, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> httpx.Response:
-    async with httpx.AsyncClient() as http:
-        return await http.post(
-            f"{emu.url}/v1/messages",
-            json=body,
-            headers=ANTHROPIC_HEADERS if headers is None else headers,
-        )
+from support.emulators import KEY, MODEL, TOOL, parse_sse, post
 
 
 async def test_non_streaming_message(anthropic_emu: AnthropicEmulator) -> None:

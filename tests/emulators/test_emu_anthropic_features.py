@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 import jsonschema
-from test_emu_anthropic import MODEL, TOOL, parse_sse, post
 
-from conftest import ANTHROPIC_HEADERS
 from router.emulators import AnthropicEmulator
+from support.emulators import ANTHROPIC_HEADERS, MODEL, TOOL, parse_sse, post
 
 SCHEMA = {
     "type": "object",

@@ -7,8 +7,8 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from conftest import KEY
 from router.emulators import AzureFoundryEmulator, AzureOpenAIEmulator
+from support.emulators import KEY
 
 API_VERSION = "2024-10-21"
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello azure"}]

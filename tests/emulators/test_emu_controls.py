@@ -12,8 +12,8 @@ import orjson
 import pytest
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
-from conftest import ANTHROPIC_HEADERS, KEY
 from router.emulators import CONTROL_HEADER, AnthropicEmulator, Behaviour, OpenAIEmulator
+from support.emulators import ANTHROPIC_HEADERS, KEY
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 BODY: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}

@@ -13,8 +13,8 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 
-from conftest import KEY
 from router.emulators import EmulatorThread, OpenAIEmulator
+from support.emulators import KEY
 
 WEATHER_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",

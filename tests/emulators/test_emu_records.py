@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import httpx
 
-from conftest import KEY
 from router.emulators import Behaviour, OpenAIEmulator, ReceivedRequest
+from support.emulators import KEY
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tenancy_support import Recorder, config_from
 
 from router.config.load import Config
 from router.errors import BudgetExceeded, LimitsUnavailable, RateLimited
@@ -21,6 +20,7 @@ from router.store import MemoryStore, StoreError, StoreFailure
 from router.tenancy.admission import Admission
 from router.tenancy.asks import Candidate, Need
 from router.wire import parse_chat_request
+from support.tenancy_units import Recorder, config_from
 
 NOON = datetime(2026, 6, 15, 12, 0, tzinfo=UTC).timestamp()
 ALICE = Principal("alice", "plat")

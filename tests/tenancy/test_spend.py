@@ -7,13 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from tenancy_support import Recorder, config_from
 
 from router.shapes import Principal, Usage
 from router.store import MemoryStore
 from router.tenancy.admission import Admission
 from router.tenancy.asks import Candidate, Need
 from router.tenancy.spend import days, group, read_spend, table
+from support.tenancy_units import Recorder, config_from
 
 DAY1 = 1_781_524_800.0  # 2026-06-15T12:00:00Z
 DAY2 = DAY1 + 86_400

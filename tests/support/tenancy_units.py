@@ -1,4 +1,5 @@
-"""Shared pieces for tenancy unit tests: a config from YAML text, a recording observer."""
+"""Shared pieces for tenancy unit tests (tests/tenancy): a config from YAML text, a recording
+observer."""
 
 from __future__ import annotations
 
