@@ -131,7 +131,7 @@ def test_the_progress_bar_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
     import sys
 
-    from router.quality.commands import progress_bar
+    from router.offline import progress_bar
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

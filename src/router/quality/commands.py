@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from router.config.load import Config, load_config
-from router.config.yamlsrc import ConfigError
+from router.offline import progress_bar, read_inputs
 from router.quality import holdout, routellm
 from router.quality.outcomes import Dataset, read_jsonl
-from router.quality.simulate import Progress, prepare
+from router.quality.simulate import prepare
 
 SPLITS = ("test", "train", "all")
 TRAIN_COMMAND = "uv run router train ../shared/data/routellm -o policies/difficulty.json"
@@ -37,20 +35,6 @@ def sample(dataset: Dataset, size: int | None, seed: int) -> Dataset:
     return dataset.subset([o for o in dataset.outcomes if o.id in keep], name)
 
 
-@contextmanager
-def progress_bar(total: int, label: str, out: TextIO) -> Iterator[Progress]:
-    """A tqdm bar on runs long enough to need one; none when tqdm is not installed (it comes
-    with the ``eval`` extra, and ``router replay`` runs without it)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        yield lambda n: None
-        return
-    quiet = total < 2000 or not out.isatty()
-    with tqdm(total=total, desc=label, file=out, disable=quiet, leave=False) as bar:
-        yield bar.update
-
-
 def eval_main(
     data: Path,
     config_path: Path,
@@ -68,16 +52,12 @@ def eval_main(
     from router.quality.report import evaluate, render
 
     started = time.monotonic()
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        print(f"router eval: config at {config_path} is invalid:\n{exc}", file=stderr)
+    inputs = read_inputs(
+        "router eval", config_path, load_config, lambda: load_dataset(data), stderr
+    )
+    if inputs is None:
         return 2
-    try:
-        full = load_dataset(data)
-    except (OSError, ValueError) as exc:
-        print(f"router eval: {exc}", file=stderr)
-        return 2
+    config, full = inputs
     chosen = _split(full, split, seed)
     chosen = sample(chosen, size, seed)
     names = policies or list(config.policies.policies)

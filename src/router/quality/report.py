@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from router.config.load import Config
+from router.offline import Progress
 from router.quality.measure import (
     Frame,
     Point,
@@ -23,7 +24,7 @@ from router.quality.measure import (
     threshold_sweep,
 )
 from router.quality.outcomes import Dataset
-from router.quality.simulate import Case, Progress, route_policy, sweepable
+from router.quality.simulate import Case, route_policy, sweepable
 
 STEPS = 40  # sweep points: every 2.5% of requests sent to the strong model
 # MT-Bench's categories as router's task classes (the mapping).

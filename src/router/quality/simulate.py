@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from router.config.catalog import Catalog
 from router.config.load import Config
 from router.errors import RouterError
+from router.offline import Progress
 from router.policy.classify import Features, classify
 from router.policy.decide import DecisionInput, decide
 from router.policy.difficulty import DifficultyModel
@@ -29,8 +30,6 @@ from router.quality.outcomes import Dataset, Outcome
 from router.shapes import ANONYMOUS
 from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest, Message
-
-Progress = Callable[[int], None]  # called with the number of prompts just done
 
 
 @dataclass(frozen=True, slots=True)

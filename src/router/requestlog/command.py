@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from router.config.check import load_checked
-from router.config.yamlsrc import ConfigError
+from router.offline import progress_bar, read_inputs
 from router.requestlog.read import open_log
 from router.requestlog.replay import Replay, replay
 from router.requestlog.replay_report import render, summarise
@@ -23,18 +23,10 @@ def replay_main(
     seed: int = 0,
     examples: int = 3,
 ) -> int:
-    from router.quality.commands import progress_bar
-
-    try:
-        config = load_checked(config_path)
-    except ConfigError as exc:
-        print(f"router replay: config at {config_path} is invalid:\n{exc}", file=stderr)
+    inputs = read_inputs("router replay", config_path, load_checked, lambda: open_log(log), stderr)
+    if inputs is None:
         return 2
-    try:
-        source = open_log(log)
-    except (OSError, ValueError) as exc:
-        print(f"router replay: {exc}", file=stderr)
-        return 2
+    config, source = inputs
     # two passes: the log (profile and features), then a decision per request
     with progress_bar(2 * source.total, "router replay", stderr) as tick:
         try:

@@ -22,11 +22,12 @@ config.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from router.config.load import Config
 from router.errors import RouterError
+from router.offline import Progress
 from router.policy.classify import Features, difficulty_of
 from router.policy.decide import DecisionInput, decide
 from router.policy.decision import Decision
@@ -38,7 +39,6 @@ from router.signals import SignalSnapshot
 from router.tenancy.access import check_access
 from router.wire import ChatRequest, Message
 
-Progress = Callable[[int], None]
 _BLANK = (Message(role="user", content=""),)  # decide() reads a request's model and user only
 
 
