@@ -113,9 +113,8 @@ class ErrorMiddleware:
                 await send_error(send, error, scope)
 
 
-class _ClientLeft(RouterError):
-    status = CLIENT_CLOSED
-    code = "client_closed"
+class _ClientLeft(RouterError, status=CLIENT_CLOSED, code="client_closed"):
+    pass
 
 
 class BodyLimitMiddleware:
