@@ -1,11 +1,11 @@
 """Prometheus metrics for the router, declared once, on the app's own registry.
 
-Every metric lives in ``registry`` as a typed attribute of :class:`Metrics`, recorded only
-through functions of this package: per request through :class:`RequestMetrics` (``request``),
-elsewhere through ``Metrics.record_*`` and the cache observer methods; ``/metrics`` serves
-:meth:`Metrics.render`. Nothing here imports any other part of router. Labels are
-low-cardinality by design: policy, logical model, deployment, provider and small enums. Never
-a user, key or prompt.
+Every metric is declared in ``families`` as a typed attribute of :class:`Metrics`, recorded
+only through functions of this package: per request through :class:`RequestMetrics`
+(``request``), elsewhere through ``Metrics.record_*`` and the cache observer methods
+(``registry``); ``/metrics`` serves :meth:`Metrics.render`. Nothing here imports any other
+part of router. Labels are low-cardinality by design: policy, logical model, deployment,
+provider and small enums. Never a user, key or prompt.
 
 Metric, its labels, and the question it answers:
 
