@@ -9,11 +9,11 @@ from typing import Any
 from router.config.catalog import Catalog, Deployment, LogicalModel, Price
 from router.config.schema import Entry, Timeouts
 from router.config.yamlsrc import ConfigError, ConfigIssue, loads
+from router.policy.build import build_policies
 from router.policy.classify import classify
 from router.policy.decide import DecisionInput, decide
 from router.policy.decision import Decision
 from router.policy.model import PolicySet
-from router.policy.spec import build_policies
 from router.shapes import ANONYMOUS, Principal
 from router.signals import DeploymentStats, SignalSnapshot
 from router.wire import ChatRequest

@@ -24,9 +24,9 @@ from router.config.schema import (
     validate_single,
 )
 from router.config.yamlsrc import ConfigError, ConfigIssue
+from router.policy.build import build_policies
 from router.policy.difficulty import DifficultyModel, from_json
 from router.policy.model import EMPTY_POLICIES, PolicySet
-from router.policy.spec import build_policies
 from router.tenancy.rules import EMPTY_TENANCY, Tenancy, build_tenancy
 
 
