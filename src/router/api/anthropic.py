@@ -20,27 +20,25 @@ Anthropic's tokenizer.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from router.api.headers import ESTIMATE_HEADER, deadline, router_headers
+from router.api.admission import Slot
+from router.api.headers import ESTIMATE_HEADER, router_headers
 from router.api.openai import (
     SSEResponse,
-    facts_for,
+    answer,
     json_response,
     lower_headers,
     principal_of,
-    unless_client_leaves,
 )
 from router.errors import RouterError
-from router.pipeline import Pipeline, Route, Streamed
-from router.shapes import CLIENT_CLOSED
+from router.pipeline import Outcome, Pipeline, Route, Streamed
 from router.translate.anthropic_to_openai import chat_request
-from router.wire import ParsedRequest, check_headers
+from router.wire import ParsedRequest
 from router.wire_anthropic import parse_messages_request
 
 routes = APIRouter()
@@ -49,44 +47,18 @@ routes = APIRouter()
 @routes.post("/v1/messages")
 async def messages(request: Request) -> Response:
     state = request.app.state.router
-    headers = lower_headers(request)
-    principal = principal_of(request)
-    slot = state.admit(principal)  # before the body is read, as on the OpenAI route
-    try:
-        try:
-            check_headers(headers)
-            parsed = parse_messages_request(
-                await request.body(),
-                max_messages=state.config().server.max_messages,
-                betas=_betas(request),
-            )
-            deadline_s = deadline(headers)
-        except RouterError as exc:
-            state.refused(exc)
-            raise
-        pipeline: Pipeline = state.pipeline
-        facts = facts_for(request, parsed)
-        outcome = await unless_client_leaves(
-            request,
-            pipeline.handle(
-                parsed,
-                principal,
-                headers,
-                deadline_s=deadline_s,
-                facts=facts,
-                request_id=request.scope.get("state", {}).get("request_id"),
-            ),
-        )
-    except BaseException:
-        slot.release()
-        raise
-    if not isinstance(outcome, Streamed):
-        slot.release()
-        if outcome is None:
-            return Response(status_code=CLIENT_CLOSED)  # nobody is left to read it
-        return json_response(outcome.body, headers=_headers(state, parsed, outcome.route))
-    # The slot of a stream is held by the stream itself until it ends.
-    return AnthropicSSE(outcome, slot, _headers(state, parsed, outcome.route))
+    betas = _betas(request)
+
+    def parse(raw: bytes, max_messages: int) -> ParsedRequest:
+        return parse_messages_request(raw, max_messages=max_messages, betas=betas)
+
+    def render(parsed: ParsedRequest, outcome: Outcome, slot: Slot) -> Response:
+        headers = _headers(state, parsed, outcome.route)
+        if isinstance(outcome, Streamed):
+            return AnthropicSSE(outcome, slot, headers)
+        return json_response(outcome.body, headers=headers)
+
+    return await answer(request, parse, render)
 
 
 @routes.post("/v1/messages/count_tokens")
@@ -134,7 +106,7 @@ class AnthropicSSE(SSEResponse):
     def __init__(
         self,
         outcome: Streamed,
-        slot: contextlib.AbstractContextManager[None],
+        slot: Slot,
         headers: dict[str, str],
     ) -> None:
         super().__init__(outcome, slot)

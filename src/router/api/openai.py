@@ -8,8 +8,7 @@ client sees why the answer stopped rather than a silent truncation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from router.api.access import OUTCOME, PROMPT, PROMPT_CHARS
+from router.api.admission import Slot
 from router.api.headers import deadline, router_headers
 from router.errors import NotFound, RouterError
 from router.pipeline import Outcome, Pipeline, Streamed
@@ -48,17 +48,37 @@ def lower_headers(request: Request) -> dict[str, str]:
 @routes.post("/v1/chat/completions")
 @routes.post("/chat/completions", include_in_schema=False)
 async def chat_completions(request: Request) -> Response:
+    return await answer(request, _parse_chat, _render_chat)
+
+
+def _parse_chat(raw: bytes, max_messages: int) -> ParsedRequest:
+    return parse_chat_request(raw, max_messages=max_messages)
+
+
+def _render_chat(parsed: ParsedRequest, outcome: Outcome, slot: Slot) -> Response:
+    if isinstance(outcome, Streamed):
+        return SSEResponse(outcome, slot)
+    return json_response(outcome.body, headers=router_headers(outcome.route))
+
+
+async def answer(
+    request: Request,
+    parse: Callable[[bytes, int], ParsedRequest],
+    render: Callable[[ParsedRequest, Outcome, Slot], Response],
+) -> Response:
+    """One request through the pipeline, the same for every wire format: ``parse`` reads the
+    body (with the server's message limit), ``render`` writes the outcome in the format's own
+    shape. A stream's slot is held by the stream itself until it ends."""
     state = request.app.state.router
     headers = lower_headers(request)
     principal = principal_of(request)
     # Admitted before the body is read: a full worker, or a key over its share, costs nothing
     # more than the headers.
-    slot = state.admit(principal)
+    slot: Slot = state.admit(principal)
     try:
         try:
             check_headers(headers)
-            raw = await request.body()
-            parsed = parse_chat_request(raw, max_messages=state.config().server.max_messages)
+            parsed = parse(await request.body(), state.config().server.max_messages)
             deadline_s = deadline(headers)
         except RouterError as exc:
             state.refused(exc)
@@ -83,9 +103,7 @@ async def chat_completions(request: Request) -> Response:
         slot.release()
         if outcome is None:
             return Response(status_code=CLIENT_CLOSED)  # nobody is left to read it
-        return json_response(outcome.body, headers=router_headers(outcome.route))
-    # The slot of a stream is held by the stream itself until it ends.
-    return SSEResponse(outcome, slot)
+    return render(parsed, outcome, slot)
 
 
 def facts_for(request: Request, parsed: ParsedRequest) -> RequestFacts:
@@ -123,7 +141,7 @@ class SSEResponse(Response):
     request) at once. Measured: the task group was the largest line of a streaming profile.
     """
 
-    def __init__(self, outcome: Streamed, slot: contextlib.AbstractContextManager[None]) -> None:
+    def __init__(self, outcome: Streamed, slot: Slot) -> None:
         # Not Response.__init__: it would add content-length: 0 for an empty initial body.
         self.status_code = 200
         self.background = None
