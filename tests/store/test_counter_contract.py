@@ -157,3 +157,22 @@ async def test_a_guarded_settlement_applies_once(store: Store) -> None:
     await store.settle([first, Settlement(adds=(add,), once="{t}:settled:b")])
     await store.settle([Settlement(adds=(add,))])  # unguarded: always applies
     assert await store.fields(["{t}:once"]) == [{"n": 3}]
+
+
+async def test_an_exchange_settles_first_then_admits_in_one_call(store: Store) -> None:
+    lease = Lease("{t}:slots", 1, "h1", MINUTE)
+    (held,) = await store.admit([Ask(leases=(lease,))])
+    assert held.admitted
+    (blocked,) = await store.admit([Ask(leases=(Lease("{t}:slots", 1, "h2", MINUTE),))])
+    assert not blocked.admitted
+    # The release rides with the next admission and is applied before it is checked.
+    release = Settlement(
+        releases=(Release("{t}:slots", "h1"),), adds=(FieldAdd("{t}:spent", "n", 5),)
+    )
+    verdicts = await store.exchange(
+        [release], [Ask(leases=(Lease("{t}:slots", 1, "h2", MINUTE),)), Ask(draws=(_rpm("e", 1),))]
+    )
+    assert [v.admitted for v in verdicts] == [True, True]
+    assert verdicts[1].levels[0].used == 1
+    assert await store.fields(["{t}:spent"]) == [{"n": 5}]
+    assert await store.exchange([], [Ask(draws=(_rpm("e", 1),))]) != []  # asks alone work too

@@ -242,3 +242,63 @@ def test_what_a_request_reserves_counts_every_one_of_its_n_choices(tmp_path: Pat
         (asked,) = need(decision, request, ALICE, config).candidates
         assert asked.output_tokens == per_choice * n
         assert asked.cost_usd == pytest.approx(dep.price.cost(0, per_choice * n))
+
+
+class ExchangeCounting(MemoryStore):
+    """Counts round trips by kind; ``fail_exchanges`` of them raise as a dropped connection."""
+
+    def __init__(self, fail_exchanges: int = 0) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.fail_exchanges = fail_exchanges
+
+    async def admit(self, asks):  # type: ignore[no-untyped-def]
+        self.calls.append("admit")
+        return await super().admit(asks)
+
+    async def settle(self, settlements):  # type: ignore[no-untyped-def]
+        self.calls.append("settle")
+        return await super().settle(settlements)
+
+    async def exchange(self, settlements, asks):  # type: ignore[no-untyped-def]
+        self.calls.append("exchange")
+        if self.fail_exchanges:
+            self.fail_exchanges -= 1
+            raise StoreError("admit", StoreFailure.CONNECTION)
+        return await super().exchange(settlements, asks)
+
+
+CONCURRENT_1 = "auth:\n  keys:\n    - {name: alice, key_env: A, limits: {concurrent: 1}}\n"
+
+
+async def test_a_settlement_rides_with_the_next_admission_in_one_round_trip(
+    tmp_path: Path,
+) -> None:
+    config = config_from(tmp_path, CONCURRENT_1)
+    store = ExchangeCounting()
+    adm, _ = _admission(store)
+    first = await adm.admit(config.tenancy, _need(config))
+    # In the same loop turn: the first request ends and the next one asks for the one slot.
+    adm.settle(first, None, None, 0.0, config.tenancy)
+    second = await adm.admit(config.tenancy, _need(config))
+    assert second.metered  # the release went first, in the same call
+    assert store.calls == ["admit", "exchange"]
+    await adm.aclose()
+
+
+async def test_settlements_of_a_failed_round_trip_are_resent_and_drained_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    config = config_from(tmp_path, CONCURRENT_1)
+    store = ExchangeCounting(fail_exchanges=1)
+    adm, rec = _admission(store)
+    first = await adm.admit(config.tenancy, _need(config))
+    adm.settle(first, None, None, 0.0, config.tenancy)
+    # The round trip both rode on fails: the admission follows on_store_error (allow) ...
+    assert not (await adm.admit(config.tenancy, _need(config))).metered
+    assert rec.store_errors == ["redis:admit", "allow"]
+    # ... and the settlement is re-sent in the background; shutdown waits for it.
+    await adm.aclose()
+    assert store.calls == ["admit", "exchange", "settle"]
+    assert adm.store_errors["settle"] == 0  # not dropped
+    assert (await adm.admit(config.tenancy, _need(config))).metered  # the slot came back

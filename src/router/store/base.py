@@ -88,6 +88,12 @@ class Store(Protocol):
 
     async def settle(self, settlements: Sequence[Settlement]) -> None: ...
 
+    async def exchange(
+        self, settlements: Sequence[Settlement], asks: Sequence[Ask]
+    ) -> list[Verdict]:
+        """``settle`` then ``admit``, in one round trip (what the request path sends)."""
+        ...
+
     async def levels(self, keys: Sequence[str]) -> list[Level]:
         """Windowed counters as they stand (nothing taken)."""
         ...

@@ -109,6 +109,12 @@ class MemoryStore:
     async def settle(self, settlements: Sequence[Settlement]) -> None:
         self._counters.settle(settlements)
 
+    async def exchange(
+        self, settlements: Sequence[Settlement], asks: Sequence[Ask]
+    ) -> list[Verdict]:
+        self._counters.settle(settlements)
+        return self._counters.admit(asks)
+
     async def levels(self, keys: Sequence[str]) -> list[Level]:
         return self._counters.levels(keys)
 

@@ -64,7 +64,7 @@ local function apply(group)
   end
 end
 local out = {}
-for i, ask in ipairs(cjson.decode(ARGV[1])) do
+for i, ask in ipairs(cjson.decode(ARGV[#ARGV])) do
   -- ask = {draws, leases, options}
   local used, resets, blocked = check(ask)
   local res = {ok = 0, u = used, r = resets, b = blocked, o = 0, x = {}}
@@ -89,7 +89,7 @@ end
 return cjson.encode(out)
 """
 
-SETTLE = """
+_SETTLE_EACH = """
 -- per settlement: {once, ttl, adjusts, releases, adds}; once = 0 or a key position
 -- adjusts = {key, delta, window, create}; releases = {key, holder}; adds = {key, field, n, ttl}
 for _, s in ipairs(cjson.decode(ARGV[1])) do
@@ -116,8 +116,11 @@ for _, s in ipairs(cjson.decode(ARGV[1])) do
     end
   end
 end
-return 1
 """
+SETTLE = _SETTLE_EACH + "return 1\n"
+# Settlements (ARGV[1]) then admissions (ARGV[2]) in one round trip: what finished releases
+# its slots and refunds its reservation before the admissions sent with it are checked.
+EXCHANGE = _SETTLE_EACH + ADMIT
 
 LEVELS = """
 local out = {}
@@ -152,8 +155,8 @@ def _group(keys: _Keys, draws: Sequence[Draw], leases: Sequence[Lease]) -> list[
     ]
 
 
-def encode_asks(asks: Sequence[Ask]) -> tuple[list[str], bytes]:
-    keys = _Keys()
+def encode_asks(asks: Sequence[Ask], keys: _Keys | None = None) -> tuple[list[str], bytes]:
+    keys = _Keys() if keys is None else keys
     body = [
         [*_group(keys, a.draws, a.leases), [_group(keys, o.draws, o.leases) for o in a.options]]
         for a in asks
@@ -182,8 +185,10 @@ def decode_verdicts(raw: bytes | str) -> list[Verdict]:
     return out
 
 
-def encode_settlements(settlements: Sequence[Settlement]) -> tuple[list[str], bytes]:
-    keys = _Keys()
+def encode_settlements(
+    settlements: Sequence[Settlement], keys: _Keys | None = None
+) -> tuple[list[str], bytes]:
+    keys = _Keys() if keys is None else keys
     body = [
         [
             keys(s.once) if s.once else 0,
@@ -195,3 +200,13 @@ def encode_settlements(settlements: Sequence[Settlement]) -> tuple[list[str], by
         for s in settlements
     ]
     return keys.order, orjson.dumps(body)
+
+
+def encode_exchange(
+    settlements: Sequence[Settlement], asks: Sequence[Ask]
+) -> tuple[list[str], bytes, bytes]:
+    """Both bodies over one ``KEYS`` list, for ``EXCHANGE``."""
+    keys = _Keys()
+    _, settled = encode_settlements(settlements, keys)
+    _, asked = encode_asks(asks, keys)
+    return keys.order, settled, asked

@@ -60,6 +60,7 @@ class RedisStore:
         # EVALSHA, loading the script on the first NOSCRIPT (after a restart too).
         self._admit = client.register_script(lua.ADMIT)
         self._settle = client.register_script(lua.SETTLE)
+        self._exchange = client.register_script(lua.EXCHANGE)
         self._levels = client.register_script(lua.LEVELS)
 
     @property
@@ -154,6 +155,13 @@ class RedisStore:
         keys, body = lua.encode_settlements(settlements)
         if keys:
             await self._call("settle", lambda: self._settle(keys=keys, args=[body]))
+
+    async def exchange(
+        self, settlements: Sequence[Settlement], asks: Sequence[Ask]
+    ) -> list[Verdict]:
+        keys, settled, asked = lua.encode_exchange(settlements, asks)
+        raw = await self._call("admit", lambda: self._exchange(keys=keys, args=[settled, asked]))
+        return lua.decode_verdicts(raw)
 
     async def levels(self, keys: Sequence[str]) -> list[Level]:
         if not keys:

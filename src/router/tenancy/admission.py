@@ -68,8 +68,10 @@ class Admission:
         self._store = store
         self._observer = observer
         self._wall_clock = wall_clock
-        self._admits: Batcher[Ask, Verdict] = Batcher(store.admit)
-        self._settles: Batcher[Settlement, None] = Batcher(self._send_settlements)
+        # One queue for both: the settlements and admissions of one loop turn go to the store
+        # in one round trip (settlements first, so what ended frees its slots for what starts).
+        self._calls: Batcher[Ask | Settlement, Verdict | None] = Batcher(self._exchange)
+        self._retries: set[asyncio.Task[None]] = set()  # settlements re-sent after a failure
         self._budget_use: dict[str, float] = {}  # budget id -> fraction, as last seen
         self.store_errors: dict[str, int] = {"allow": 0, "deny": 0, "settle": 0}
 
@@ -107,16 +109,18 @@ class Admission:
                 lease_keys=tuple(le.key for le in leases),
             )
 
-        future = self._admits.submit(ask)
+        future = self._calls.submit(ask)
         try:
             # Shielded: a client that leaves mid-call must not strand what the store took.
-            verdict = await asyncio.shield(future)
+            answer = await asyncio.shield(future)
         except StoreError as exc:
             self._failed(exc)
             return self._unmetered(need, items, option_items)
         except asyncio.CancelledError:
             future.add_done_callback(lambda f: self._undo(f, tenancy, ticket))
             raise
+        assert answer is not None  # an ask is answered with its verdict
+        verdict = answer
         self._note_budgets(items, verdict.levels)
         headers = asks.rate_limit_headers(items, verdict.levels)
         if verdict.admitted:
@@ -128,14 +132,14 @@ class Admission:
 
     def _undo(
         self,
-        future: asyncio.Future[Verdict],
+        future: asyncio.Future[Verdict | None],
         tenancy: Tenancy,
         ticket: Callable[[Verdict, dict[str, str]], Ticket],
     ) -> None:
         if future.cancelled() or future.exception() is not None:
             return
         verdict = future.result()
-        if verdict.admitted:
+        if verdict is not None and verdict.admitted:
             self.settle(ticket(verdict, {}), None, None, 0.0, tenancy)
 
     def _unmetered(
@@ -323,16 +327,46 @@ class Admission:
             self._observer.spent(team, key, cost_usd)
         once = f"{asks.PREFIX}settled:{ticket.holder or secrets.token_hex(8)}"
         settlement = Settlement(tuple(adjusts), tuple(releases), tuple(adds), once)
-        self._settles.submit(settlement).add_done_callback(_consume)
+        self._calls.submit(settlement).add_done_callback(_consume)
 
-    async def _send_settlements(self, settlements: Sequence[Settlement]) -> list[None]:
+    async def _exchange(self, items: Sequence[Ask | Settlement]) -> list[Verdict | None]:
+        """One round trip for a loop turn's settlements and admissions. A failure fails the
+        admissions (they follow ``on_store_error``) and re-sends the settlements in the
+        background, as a failed settlement-only call does."""
+        settlements = [i for i in items if isinstance(i, Settlement)]
+        asks_ = [i for i in items if isinstance(i, Ask)]
+        if not asks_:
+            await self._send_settlements(settlements)
+            return [None] * len(items)
+        try:
+            if settlements:
+                verdicts = await self._store.exchange(settlements, asks_)
+            else:
+                verdicts = await self._store.admit(asks_)
+        except StoreError:
+            if settlements:
+                task = asyncio.create_task(self._send_settlements(settlements, retry=True))
+                self._retries.add(task)
+                task.add_done_callback(self._retries.discard)
+            raise
+        answers = iter(verdicts)
+        return [next(answers) if isinstance(i, Ask) else None for i in items]
+
+    async def _send_settlements(
+        self, settlements: Sequence[Settlement], *, retry: bool = False
+    ) -> None:
         """Send, retrying a failed batch a few times over ~4 s: each settlement applies at
         most once (its ``once`` guard), so a retry after a timeout that did reach Redis is
-        harmless. Past the retries it is dropped and counted (``settle``)."""
-        for pause in (*SETTLE_RETRY_S, None):
+        harmless. Past the retries it is dropped and counted (``settle``). ``retry``: the
+        first try already failed (it went with admissions), so start with the first pause."""
+        pauses: tuple[float | None, ...] = (*SETTLE_RETRY_S, None)
+        if retry:
+            await asyncio.sleep(SETTLE_RETRY_S[0])
+            pauses = pauses[1:]
+        for pause in pauses:
             try:
                 await self._store.settle(settlements)
-                return [None] * len(settlements)
+                return
             except StoreError as exc:
                 self._failed(exc)
                 if pause is None:
@@ -340,7 +374,6 @@ class Admission:
                 await asyncio.sleep(pause)
         for _ in settlements:
             self._note_store_error("settle")
-        return [None] * len(settlements)
 
     def _failed(self, exc: StoreError) -> None:
         """A store call that was tried and failed counts with the cache's Redis errors."""
@@ -368,8 +401,15 @@ class Admission:
         }
 
     async def aclose(self) -> None:
-        await self._settles.drain()
+        """Shutdown: every settlement submitted so far reaches the store (or, past its
+        retries, is counted as dropped)."""
+        await self._calls.drain()
+        while self._retries:
+            await asyncio.gather(*list(self._retries), return_exceptions=True)
 
 
-def _consume(future: object) -> None:
-    """Settlements are fire and forget; their errors are counted in ``_send_settlements``."""
+def _consume(future: asyncio.Future[Verdict | None]) -> None:
+    """Settlements are fire and forget; their errors are counted in ``_send_settlements``
+    (read here so a failed round trip they rode on is not reported as unretrieved)."""
+    if not future.cancelled():
+        future.exception()
