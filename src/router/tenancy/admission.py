@@ -40,7 +40,7 @@ from router.tenancy import asks
 from router.tenancy.asks import Need, Skip, Ticket
 from router.tenancy.batch import Batcher
 from router.tenancy.headers import duration, retry_after
-from router.tenancy.periods import iso, period_end
+from router.tenancy.periods import iso, period_end, period_label
 from router.tenancy.rules import Budget, Limit, Tenancy
 
 SETTLE_RETRY_S = (0.25, 0.5, 1.0, 2.0)  # then a settlement is given up and counted
@@ -312,7 +312,7 @@ class Admission:
         team, key = principal.team or "", principal.name
         answered = served or asks.chosen_deployment(ticket)
         model = answered.logical_model if answered is not None else ""
-        day = datetime.fromtimestamp(self._wall_clock(), UTC).strftime("%Y-%m-%d")
+        day = period_label("day", datetime.fromtimestamp(self._wall_clock(), UTC))
         spend_key = f"{asks.PREFIX}spend:{day}"
         where = f"{team}\t{key}\t{model}"
         adds = [FieldAdd(spend_key, f"req\t{where}", 1, asks.SPEND_TTL_MS)]

@@ -4,6 +4,7 @@ the length of a day; a request at the stroke of midnight may land in either day)
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -12,11 +13,15 @@ GRACE_MS = 86_400_000  # a period's counter outlives its period by a day (late s
 
 
 def period_label(period: Period, now: datetime) -> str:
-    if period == "day":
-        return now.strftime("%Y-%m-%d")
-    if period == "month":
-        return now.strftime("%Y-%m")
-    return "total"
+    if period == "total":
+        return "total"
+    return _label(period, now.year, now.month, now.day)
+
+
+@functools.lru_cache(maxsize=64)
+def _label(period: Period, year: int, month: int, day: int) -> str:
+    # Cached: every admission and settlement names its day, and strftime showed in profiles.
+    return f"{year:04d}-{month:02d}-{day:02d}" if period == "day" else f"{year:04d}-{month:02d}"
 
 
 def period_end(period: Period, now: datetime) -> datetime | None:
