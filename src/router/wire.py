@@ -169,12 +169,33 @@ class Inbound:
 
 def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:
     """Bytes -> ParsedRequest, or an ``InvalidRequest`` that names the field to fix."""
+    body = json_object(raw)
+    refuse_forbidden(body)
+    check_depth(body)
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        check_count(messages, max_messages)
+    try:
+        chat = ChatRequest.model_validate(body)
+    except ValidationError as exc:
+        raise invalid(exc) from exc
+    check_shapes(body)
+    return ParsedRequest(chat, body)
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object (either wire format), or an ``invalid_json`` 400."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def refuse_forbidden(body: dict[str, Any]) -> None:
+    """A field that would choose the upstream or its credentials is refused, by name."""
     forbidden = FORBIDDEN_FIELDS.intersection(body)
     if forbidden:
         field = sorted(forbidden)[0]
@@ -183,20 +204,16 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:
             param=field,
             code="forbidden_parameter",
         )
-    check_depth(body)
-    messages = body.get("messages")
-    if isinstance(messages, list) and len(messages) > max_messages:
+
+
+def check_count(messages: list[Any], max_messages: int) -> None:
+    """At most ``max_messages`` turns (the server's limit)."""
+    if len(messages) > max_messages:
         raise InvalidRequest(
             f"too many messages: {len(messages)} (limit {max_messages})",
             param="messages",
             code="too_many_messages",
         )
-    try:
-        chat = ChatRequest.model_validate(body)
-    except ValidationError as exc:
-        raise invalid(exc) from exc
-    check_shapes(body)
-    return ParsedRequest(chat, body)
 
 
 def invalid(exc: ValidationError) -> InvalidRequest:

@@ -18,13 +18,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from router.errors import InvalidRequest
 from router.shapes import MessagesCall
 from router.translate.anthropic_to_openai import chat_request
-from router.wire import FORBIDDEN_FIELDS, ChatRequest, ParsedRequest, invalid
+from router.wire import (
+    ChatRequest,
+    ParsedRequest,
+    check_count,
+    invalid,
+    json_object,
+    refuse_forbidden,
+)
 
 _ROLES = ("user", "assistant")
 
@@ -38,12 +44,7 @@ def parse_messages_request(
 ) -> ParsedRequest:
     """Bytes -> ParsedRequest carrying the Messages request (``counting``: a
     ``count_tokens`` body, which has no ``max_tokens``), or an ``InvalidRequest``."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object", code="invalid_json")
+    body = json_object(raw)
     _check(body, max_messages, counting)
     try:
         view = chat_request(body, reading=True).body
@@ -60,14 +61,7 @@ def parse_messages_request(
 
 
 def _check(body: dict[str, Any], max_messages: int, counting: bool) -> None:
-    forbidden = FORBIDDEN_FIELDS.intersection(body)
-    if forbidden:
-        field = sorted(forbidden)[0]
-        raise InvalidRequest(
-            f"'{field}' is not allowed: router chooses the upstream and its credentials",
-            param=field,
-            code="forbidden_parameter",
-        )
+    refuse_forbidden(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _field("model", "a model name is required")
@@ -82,12 +76,7 @@ def _check(body: dict[str, Any], max_messages: int, counting: bool) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _field("messages", "a non-empty list of turns is required")
-    if len(messages) > max_messages:
-        raise InvalidRequest(
-            f"too many messages: {len(messages)} (limit {max_messages})",
-            param="messages",
-            code="too_many_messages",
-        )
+    check_count(messages, max_messages)
     for i, turn in enumerate(messages):
         if not isinstance(turn, dict) or turn.get("role") not in _ROLES:
             raise _field(f"messages.{i}.role", "Input should be 'user' or 'assistant'")
