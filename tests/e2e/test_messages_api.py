@@ -526,3 +526,23 @@ def test_a_slow_first_answer_is_hedged(
     assert reply.status_code == 200
     assert reply.headers["x-router-deployment"] == "claude-sonnet@anthropic"
     assert reply.elapsed.total_seconds() < 2.0
+
+
+def test_claude_takes_a_tool_loop_turn_another_model_answered(
+    running: RunningRouter, emulators: Emulators
+) -> None:
+    """MAI answered the tool use (no thinking block); the tool result goes to Claude with
+    thinking on: Claude would refuse it, so router turns thinking off for this turn and says
+    so."""
+    turn = claude_code_turn("claude-sonnet")
+    turn["messages"][1]["content"] = turn["messages"][1]["content"][1:]  # MAI: no thinking
+    reply = httpx.post(
+        f"{running.base_url}/v1/messages?beta=true", json=turn, headers=CLAUDE_CODE_HEADERS
+    )
+
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["x-router-omitted"] == "thinking"
+    sent = emulators.anthropic.requests[-1].body
+    assert "thinking" not in sent
+    assert "context_management" not in sent  # its only edit was about thinking
+    assert sent["messages"] == turn["messages"]

@@ -84,6 +84,32 @@ async def test_thinking_comes_first_with_a_signature(anthropic_emu: AnthropicEmu
     assert too_big.status_code == 400  # the budget must stay below max_tokens
 
 
+async def test_thinking_needs_a_thought_leading_the_last_tool_turn(
+    anthropic_emu: AnthropicEmulator,
+) -> None:
+    use = {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "x"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}
+    thought = {"type": "thinking", "thinking": "", "signature": "s"}
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+
+    def loop(first: list[dict[str, Any]]) -> dict[str, Any]:
+        turns = [
+            *ASK,
+            {"role": "assistant", "content": first},
+            {"role": "user", "content": [result]},
+        ]
+        return body(messages=turns, tools=[TOOL], thinking=thinking)
+
+    refused = await post(anthropic_emu, loop([use]))
+    accepted = await post(anthropic_emu, loop([thought, use]))
+    unthinking = await post(anthropic_emu, {**loop([use]), "thinking": {"type": "disabled"}})
+
+    assert refused.status_code == 400
+    assert "must start with a thinking block" in refused.json()["error"]["message"]
+    assert accepted.status_code == 200
+    assert unthinking.status_code == 200
+
+
 async def test_thinking_display_omitted_keeps_only_the_signature(
     anthropic_emu: AnthropicEmulator,
 ) -> None:

@@ -11,7 +11,8 @@ calls; keys come as ``x-api-key`` or ``Authorization: Bearer``. Errors have Anth
 
 An OpenAI-side model has no use for some of a request's hints (``thinking``,
 ``context_management``, ``output_config.effort``): when one answered, ``x-router-omitted``
-names the hints it did not get.
+names the hints it did not get. Claude gets ``thinking`` unless another model answered the last
+turn of the tool loop (``translate.thinking``), which the header names too.
 
 ``count_tokens`` answers with router's own estimate of the prompt (the one routing uses:
 characters / 4, see ``policy.classify``), marked ``x-router-token-count: estimate``; it is not
@@ -38,6 +39,7 @@ from router.api.openai import (
 from router.errors import RouterError
 from router.pipeline import Outcome, Pipeline, Route, Streamed
 from router.translate.anthropic_to_openai import chat_request
+from router.translate.thinking import thinking_must_be_off
 from router.wire import ParsedRequest
 from router.wire_anthropic import parse_messages_request
 
@@ -88,12 +90,16 @@ def _betas(request: Request) -> tuple[str, ...]:
 
 
 def _headers(state: Any, parsed: ParsedRequest, route: Route) -> dict[str, str]:
-    """The ``x-router-*`` headers, and ``x-router-omitted`` when a model other than Claude
-    answered a request with hints only Claude takes."""
+    """The ``x-router-*`` headers, and ``x-router-omitted`` naming what the answering model
+    did not get of the request."""
     deployment = state.config().catalog.deployments.get(route.deployment)
-    if parsed.messages is None or deployment is None or deployment.speaks_messages:
+    if parsed.messages is None or deployment is None:
         return router_headers(route)
-    omitted = chat_request(parsed.messages.body, reading=True).omitted
+    body = parsed.messages.body
+    if deployment.speaks_messages:
+        omitted: tuple[str, ...] = ("thinking",) if thinking_must_be_off(body) else ()
+    else:
+        omitted = chat_request(body, reading=True).omitted
     return router_headers(route, omitted=omitted)
 
 

@@ -6,7 +6,8 @@
   ``json_schema`` make the answer a JSON value valid against the schema;
 - extended thinking: ``thinking: {type: enabled, budget_tokens}`` (at least 1024, below
   ``max_tokens``) puts a thinking block with a signature before the answer (its text empty
-  with ``display: omitted``, as Claude Code asks);
+  with ``display: omitted``, as Claude Code asks); as the real API, it refuses thinking when
+  the last assistant turn used tools without a leading thinking block;
 - prompt caching: the prompt up to the last ``cache_control`` breakpoint (tools, then system,
   then messages, Anthropic's order) is written to the emulator's cache the first time and read
   from it after, which shows in ``cache_creation_input_tokens`` / ``cache_read_input_tokens``.
@@ -86,6 +87,13 @@ def extras(body: Mapping[str, Any], max_tokens: int) -> Extras | Problem:
     thinking = _thinking(body.get("thinking"), max_tokens)
     if isinstance(thinking, Problem):
         return thinking
+    if thinking and not _thinking_leads_tool_loop(body):
+        return _bad(
+            "messages: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When "
+            "`thinking` is enabled, a final `assistant` message must start with a thinking "
+            "block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). To "
+            "avoid this requirement, disable `thinking`."
+        )
     key, tokens = _cache_prefix(body)
     config = body.get("thinking")
     shown = not (isinstance(config, Mapping) and config.get("display") == "omitted")
@@ -122,6 +130,21 @@ def _thinking(config: Any, max_tokens: int) -> bool | Problem:
         return _bad(f"thinking.enabled.budget_tokens: must be at least {MIN_THINKING_BUDGET}")
     if budget >= max_tokens:
         return _bad("`max_tokens` must be greater than `thinking.budget_tokens`")
+    return True
+
+
+def _thinking_leads_tool_loop(body: Mapping[str, Any]) -> bool:
+    """The real API's rule: with thinking on, the last assistant turn that used tools starts
+    with a thinking block."""
+    for message in reversed(body.get("messages") or ()):
+        if not isinstance(message, Mapping) or message.get("role") != "assistant":
+            continue
+        content = message.get("content")
+        if not isinstance(content, list) or not content:
+            return True
+        tools = any(isinstance(b, Mapping) and b.get("type") == "tool_use" for b in content)
+        first = content[0] if isinstance(content[0], Mapping) else {}
+        return not tools or first.get("type") in ("thinking", "redacted_thinking")
     return True
 
 

@@ -6,7 +6,9 @@ Two ways in, one wire out (``POST {base}/v1/messages``):
   (``translate.openai_to_anthropic``); the answer comes back as an OpenAI completion or chunks;
 - ``messages``/``messages_stream``: an Anthropic Messages request from an Anthropic client,
   sent unchanged but for ``model`` (and the client's ``anthropic-beta`` values, which change
-  what the body may hold); the answer comes back as Anthropic sent it.
+  what the body may hold); the answer comes back as Anthropic sent it. One exception: when
+  another model answered the last turn of a tool loop, thinking is turned off for this
+  request, since Claude would refuse it (``translate.thinking``).
 
 Errors go through ``upstream.failures`` like every adapter's: Anthropic's error body is read
 for its message, ``Retry-After`` is honoured, and 529 ``overloaded_error`` is a retryable
@@ -25,6 +27,7 @@ from router.config.catalog import Deployment
 from router.errors import AttemptError, AttemptFailed
 from router.shapes import MessagesCall
 from router.translate import openai_to_anthropic as to_claude
+from router.translate.thinking import thinking_must_be_off, without_thinking
 from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.anthropic_sse import ChatChunks, EventStream
 from router.upstream.pool import Pool, Target, Targets, timeout_for
@@ -44,6 +47,12 @@ def _target(deployment: Deployment, environ: Mapping[str, str]) -> Target:
     if key:
         headers["x-api-key"] = key
     return Target(f"{root}/v1/messages", headers, key, timeout_for(deployment))
+
+
+def _claude_can_take(body: dict[str, Any]) -> dict[str, Any]:
+    """The client's body, unchanged, unless another model answered the tool loop's last turn
+    with thinking on: then without thinking for this request (``translate.thinking``)."""
+    return without_thinking(body) if thinking_must_be_off(body) else body
 
 
 class AnthropicUpstream:
@@ -80,15 +89,15 @@ class AnthropicUpstream:
     # -- Anthropic in, Anthropic out ------------------------------------------------------
 
     async def messages(self, deployment: Deployment, call: MessagesCall) -> Completion:
-        body = {k: v for k, v in call.body.items() if k != "stream"}
+        body = {k: v for k, v in _claude_can_take(call.body).items() if k != "stream"}
         body["model"] = deployment.model
         message = await self._post(deployment, orjson.dumps(body), call.betas)
         message_usage = message.get("usage")
         return Completion(message, to_claude.router_usage(message_usage))
 
     async def messages_stream(self, deployment: Deployment, call: MessagesCall) -> EventStream:
-        payload = orjson.dumps({**call.body, "model": deployment.model, "stream": True})
-        return await self._open(deployment, payload, call.betas)
+        body = {**_claude_can_take(call.body), "model": deployment.model, "stream": True}
+        return await self._open(deployment, orjson.dumps(body), call.betas)
 
     # -- the wire -------------------------------------------------------------------------
 
