@@ -125,6 +125,10 @@ class AnswerStream:
 # Anthropic events that tell the client something: a delta (text, tool input, thinking), or
 # the end of the message.
 _ANTHROPIC_CONTENT = frozenset({"content_block_delta", "message_delta", "message_stop"})
+# Blocks whose start is already output: a tool call's name, and thinking (the model's first
+# output tokens; with thinking's display omitted no delta comes until the thought is done, which
+# can take minutes, so waiting for one would time out a healthy answer).
+_ANTHROPIC_BLOCKS = frozenset({"tool_use", "thinking", "redacted_thinking"})
 
 
 async def _read_to_content(chunks: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,7 +147,7 @@ def _has_content(chunk: dict[str, Any]) -> bool:
     if kind is not None:  # an Anthropic stream event (OpenAI chunks have no "type")
         return kind in _ANTHROPIC_CONTENT or (
             kind == "content_block_start"
-            and (chunk.get("content_block") or {}).get("type") == "tool_use"
+            and (chunk.get("content_block") or {}).get("type") in _ANTHROPIC_BLOCKS
         )
     for choice in chunk.get("choices") or ():
         if choice.get("finish_reason"):
