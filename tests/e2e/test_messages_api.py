@@ -15,6 +15,7 @@ import pytest
 
 from router.demo import demo_config
 from router.emulators import Behaviour
+from support.routing import metric, scrape
 from support.stack import Emulators, RouterFactory, RunningRouter
 
 POLICIES = """
@@ -546,3 +547,18 @@ def test_claude_takes_a_tool_loop_turn_another_model_answered(
     assert "thinking" not in sent
     assert "context_management" not in sent  # its only edit was about thinking
     assert sent["messages"] == turn["messages"]
+
+
+def test_messages_requests_are_counted_like_any_other(running: RunningRouter) -> None:
+    for stream in (False, True):
+        body = {"model": "claude-code-x", "max_tokens": 50, "messages": ask(), "stream": stream}
+        httpx.post(f"{running.base_url}/v1/messages", json=body).raise_for_status()
+    text = scrape(running)
+
+    labels = {"policy": "claude-code", "model": "claude-sonnet"}
+    assert metric(text, "router_requests_total", status_class="2xx", **labels) == 2
+    assert metric(text, "router_routing_decisions_total", rule="rest", **labels) == 2
+    tokens = {"model": "claude-sonnet", "deployment": "claude-sonnet@anthropic"}
+    assert metric(text, "router_tokens_total", direction="input", **tokens) > 0
+    assert metric(text, "router_tokens_total", direction="output", **tokens) > 0
+    assert metric(text, "router_time_to_first_token_seconds_count", **labels) == 1
