@@ -294,7 +294,7 @@ def report(
 ) -> int:
     print(f"{'path':18} {'mode':6} {'c':>3} | {'router req/s':>12} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'cpu us':>7} | {'litellm req/s':>13} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7} "
-          f"| {'x':>6}")  # fmt: skip
+          f"| {'x':>6} {'errors':>6}")  # fmt: skip
     errors = 0
     for path in paths:
         for mode in ("json", "stream"):
@@ -305,7 +305,8 @@ def report(
                 print(f"{path.name:18} {mode:6} {conns:>3} | {r.rps:>12.0f} {r.p50_ms:>7.2f} "
                       f"{r.p99_ms:>7.2f} {r.cpu_us or 0:>7.0f} | {lite.rps:>13.0f} "
                       f"{lite.p50_ms:>7.2f} {lite.p99_ms:>7.2f} {lite.cpu_us or 0:>7.0f} "
-                      f"| {r.rps / lite.rps if lite.rps else float('inf'):>6.1f}")  # fmt: skip
+                      f"| {r.rps / lite.rps if lite.rps else float('inf'):>6.1f} "
+                      f"{r.errors:>3}/{lite.errors:<3}")  # fmt: skip
     ok = True
     top = max(levels)
     print(f"goals at c={top}:")
