@@ -139,6 +139,43 @@ def test_policy_routes_claude_codes_turns(
     assert not _served(emulators, "openai")
 
 
+# Each model id Claude Code sends by itself, as an exact alias of its own policy (no pattern),
+# each policy answered by a different model: an id other than these would be refused as an
+# unknown model, and the printed answer names which policy took the turn. docs/claude-code.md
+# and docs/anthropic.md name these ids.
+OWN_IDS = """\
+policies:
+  opus-id:
+    aliases: [claude-opus-5-5]
+    rules: [{name: all, candidates: [claude-sonnet]}]
+  sonnet-id:
+    aliases: [claude-sonnet-5-5]
+    rules: [{name: all, candidates: [gpt-4o]}]
+  haiku-id:
+    aliases: [claude-haiku-5-5]
+    rules: [{name: all, candidates: [mai-code-1-flash]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("choice", "answered_by"),
+    [(None, "claude-sonnet-4-5"), ("sonnet", "gpt-4o"), ("haiku", "MAI-Code-1-Flash")],
+    ids=["default-opus", "sonnet", "haiku"],
+)
+def test_claude_codes_own_model_ids(
+    start_router: RouterFactory,
+    config_dir: Path,
+    tmp_path: Path,
+    choice: str | None,
+    answered_by: str,
+) -> None:
+    (config_dir / "policies.yaml").write_text(OWN_IDS, encoding="utf-8")
+    router = start_router(config_dir, environ={**os.environ, "ROUTER_MASTER_KEY": KEY})
+    run = _claude(tmp_path, router, choice, "hello", *TEXT_ONLY)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert run.stdout.startswith(f"Answer from {answered_by}: "), run.stdout
+
+
 def test_wrong_key_is_refused_in_anthropics_shape(router: RunningRouter, tmp_path: Path) -> None:
     run = run_claude(
         tmp_path, router.base_url, "sk-wrong", "hello", "--model", "gpt-4o", *TEXT_ONLY
