@@ -29,9 +29,9 @@ from router.config.yamlsrc import ConfigIssue
 # Providers the OpenAI-compatible hot-path adapter speaks directly (Anthropic has its own).
 OPENAI_COMPATIBLE = frozenset({"openai", "azure", "azure_ai", "openai_compatible"})
 ANTHROPIC = "anthropic"  # the native Anthropic adapter; every other provider goes to litellm
-# What Claude has no equivalent for (``translate.openai_to_anthropic.unsupported`` refuses the
-# same, by name, as the last line of defence).
-CLAUDE_CANNOT_HONOUR = frozenset(
+# OpenAI parameters that change the answer and that Claude has no equivalent for (litellm's
+# ``upstream.litellm_params.ANSWER_CHANGING`` starts from these).
+ANSWER_CHANGING_NOT_IN_CLAUDE = frozenset(
     {
         "n",
         "logprobs",
@@ -40,7 +40,6 @@ CLAUDE_CANNOT_HONOUR = frozenset(
         "seed",
         "presence_penalty",
         "frequency_penalty",
-        "store",
         "audio",
         "modalities",
         "prediction",
@@ -48,11 +47,17 @@ CLAUDE_CANNOT_HONOUR = frozenset(
         "verbosity",
         "functions",
         "function_call",
-        "temperature_above_1",
-        "json_object",
         "moderation",
     }
 )
+# What Claude has no equivalent for (``translate.openai_to_anthropic.unsupported`` refuses the
+# same, by name, as the last line of defence): the above, whether the provider stores the
+# completion, and two values (a temperature above 1, ``response_format: json_object``).
+CLAUDE_CANNOT_HONOUR = ANSWER_CHANGING_NOT_IN_CLAUDE | {
+    "store",
+    "temperature_above_1",
+    "json_object",
+}
 # Capabilities assumed when neither config nor the price map says otherwise.
 _DEFAULT_CAPABILITIES = frozenset({"streaming"})
 _PRICE_MAP = "model_prices_and_context_window_backup.json"

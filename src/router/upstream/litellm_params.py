@@ -5,37 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.config.catalog import Deployment
+from router.config.catalog import ANSWER_CHANGING_NOT_IN_CLAUDE, Deployment
 from router.errors import InvalidRequest
 
 # Parameters that change the answer: one the provider cannot take is refused by name (and
 # dispatch tries the next deployment) rather than dropped by ``drop_params``, which would
 # quietly answer a different question. The rest (user, metadata, service_tier, ...) only
 # describe the request and may be dropped.
-ANSWER_CHANGING = frozenset(
-    {
-        "n",
-        "logprobs",
-        "top_logprobs",
-        "logit_bias",
-        "seed",
-        "presence_penalty",
-        "frequency_penalty",
-        "audio",
-        "modalities",
-        "prediction",
-        "web_search_options",
-        "verbosity",
-        "functions",
-        "function_call",
-        "response_format",
-        "tools",
-        "tool_choice",
-        "stop",
-        "reasoning_effort",
-        "moderation",
-    }
-)
+ANSWER_CHANGING = ANSWER_CHANGING_NOT_IN_CLAUDE | {
+    "response_format",
+    "tools",
+    "tool_choice",
+    "stop",
+    "reasoning_effort",
+}
 
 
 _NO_OP: dict[str, tuple[object, ...]] = {
