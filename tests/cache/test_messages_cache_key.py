@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from router.cache.entry import CacheEntry
-from router.cache.response import messages_cache_key
+from router.cache.response import cache_key
 from router.shapes import MessagesCall
 
 BODY: dict[str, Any] = {
@@ -19,7 +19,7 @@ BODY: dict[str, Any] = {
 
 
 def digest(body: dict[str, Any], betas: tuple[str, ...] = (), scope: str = "p") -> str:
-    return messages_cache_key(MessagesCall(body, betas), scope, "team:a").digest
+    return cache_key(MessagesCall(body, betas), scope, "team:a").digest
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_betas_scope_and_wire_are_in_the_key() -> None:
     assert digest(BODY, ("context-management-2025-06-27",)) != digest(BODY)
     assert digest(BODY, ("a", "b")) == digest(BODY, ("b", "a"))
     assert digest(BODY, scope="other") != digest(BODY)
-    key = messages_cache_key(MessagesCall({**BODY, "stream": True}), "p", "team:a")
+    key = cache_key(MessagesCall({**BODY, "stream": True}), "p", "team:a")
     assert key.messages
     assert key.stream
 

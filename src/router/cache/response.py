@@ -123,7 +123,7 @@ def namespace_prefix(namespace: str) -> str:
 
 
 def cache_key(
-    chat: ChatRequest,
+    request: ChatRequest | MessagesCall,
     scope: str,
     namespace: str,
     label: str = "",
@@ -131,37 +131,26 @@ def cache_key(
 ) -> CacheKey:
     """``route``: what decided who answers beyond the request's own fields (the rule, the
     split arm, the override headers that took effect); two requests that differ there may
-    be answered by different models, so they never share an entry."""
-    fields = chat.model_dump(mode="json", include=set(KEY_FIELDS), exclude_none=True)
+    be answered by different models, so they never share an entry. An Anthropic Messages
+    request keys every field but ``MESSAGES_NOT_KEY_FIELDS``, its betas and whether it
+    streams."""
+    if isinstance(request, MessagesCall):
+        fields = {k: v for k, v in request.body.items() if k not in MESSAGES_NOT_KEY_FIELDS}
+        betas = sorted(request.betas)
+        digest = _digest("anthropic-messages", scope, list(route), betas, request.stream, fields)
+        return CacheKey(scope, namespace, digest, request.stream, True, label, messages=True)
+    fields = request.model_dump(mode="json", include=set(KEY_FIELDS), exclude_none=True)
     if isinstance(fields.get("stop"), str):
         fields["stop"] = [fields["stop"]]  # the same stop sequence, two spellings
-    material = orjson.dumps([_KEY_VERSION, scope, list(route), fields], option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.blake2b(material, digest_size=20).hexdigest()
-    return CacheKey(scope, namespace, digest, bool(chat.stream), chat.wants_usage_in_stream, label)
-
-
-def messages_cache_key(
-    call: MessagesCall,
-    scope: str,
-    namespace: str,
-    label: str = "",
-    route: Sequence[object] = (),
-) -> CacheKey:
-    fields = {k: v for k, v in call.body.items() if k not in MESSAGES_NOT_KEY_FIELDS}
-    material = orjson.dumps(
-        [
-            _KEY_VERSION,
-            "anthropic-messages",
-            scope,
-            list(route),
-            sorted(call.betas),
-            call.stream,
-            fields,
-        ],
-        option=orjson.OPT_SORT_KEYS,
+    digest = _digest(scope, list(route), fields)
+    return CacheKey(
+        scope, namespace, digest, bool(request.stream), request.wants_usage_in_stream, label
     )
-    digest = hashlib.blake2b(material, digest_size=20).hexdigest()
-    return CacheKey(scope, namespace, digest, call.stream, True, label, messages=True)
+
+
+def _digest(*material: object) -> str:
+    encoded = orjson.dumps([_KEY_VERSION, *material], option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(encoded, digest_size=20).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,15 +204,7 @@ class ResponseCache:
             clock=flight_clock,
         )
 
-    def key(
-        self,
-        chat: ChatRequest,
-        scope: str,
-        namespace: str,
-        label: str = "",
-        route: Sequence[object] = (),
-    ) -> CacheKey:
-        return cache_key(chat, scope, namespace, label, route)
+    key = staticmethod(cache_key)
 
     async def lookup(
         self, key: CacheKey, settings: CacheSettings, directives: CacheDirectives

@@ -15,12 +15,7 @@ from typing import Any
 
 from router.cache.entry import CachedUsage, CacheEntry, CacheObserver, CacheResult, Hit
 from router.cache.flight import Flight
-from router.cache.response import (
-    CacheDirectives,
-    CacheKey,
-    ResponseCache,
-    messages_cache_key,
-)
+from router.cache.response import CacheDirectives, CacheKey, ResponseCache
 from router.config.catalog import Deployment
 from router.policy.decision import Decision
 from router.shapes import Principal, Usage
@@ -75,10 +70,8 @@ class CacheUse:
             return CacheTurn(None, decision, directives, CacheResult.BYPASS)
         route = route_of(decision)
         namespace, label = principal.namespace, decision.policy
-        if request.messages is None:
-            key = self.cache.key(request.chat, scope, namespace, label, route)
-        else:
-            key = messages_cache_key(request.messages, scope, namespace, label, route)
+        asked = request.chat if request.messages is None else request.messages
+        key = self.cache.key(asked, scope, namespace, label, route)
         found = await self.cache.lookup(key, decision.cache, directives)
         if isinstance(found, Hit):
             return CacheTurn(key, decision, directives, found.result, found)
