@@ -4,14 +4,16 @@ the ``request_log:`` and policy ``log:`` config, validated at file:line."""
 from __future__ import annotations
 
 import textwrap
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from router.config.load import load_config
 from router.config.yamlsrc import ConfigError
+from router.policy.classify import Features
 from router.requestlog.read import open_log
-from router.requestlog.record import RecordError, decode, encode
+from router.requestlog.record import AS_CLASSIFIED, LoggedFeatures, RecordError, decode, encode
 from router.requestlog.text import answer_of, digest, prompt_text, streamed_text, user_of
 from router.wire import ChatRequest
 from support.request_records import record
@@ -33,6 +35,14 @@ policies:
     rules:
       - {name: all, candidates: [small]}
 """
+
+
+def test_every_logged_feature_is_copied_as_classified_or_converted() -> None:
+    # A field added to LoggedFeatures is either copied from Features by name (AS_CLASSIFIED)
+    # or converted by hand in trail._features and replay._prepare: not silently left default.
+    logged = {f.name for f in fields(LoggedFeatures)}
+    assert logged == set(AS_CLASSIFIED) | {"difficulty", "demands"}
+    assert set(AS_CLASSIFIED) <= {f.name for f in fields(Features)}
 
 
 def test_a_record_survives_its_json_line_and_a_bad_line_says_where() -> None:

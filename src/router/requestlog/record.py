@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -37,6 +37,25 @@ class LoggedFeatures:
     # replay leaves out the deployments that cannot honour them, and costs every choice.
     demands: tuple[str, ...] = ()
     choices: int = 1
+
+
+# The fields logged as ``classify.Features`` has them; the others are converted on the way in
+# (``difficulty`` rounded, ``demands`` a sorted tuple) and back (by replay).
+AS_CLASSIFIED: Final = (
+    "task",
+    "prompt_tokens",
+    "max_output_tokens",
+    "has_tools",
+    "has_images",
+    "wants_json",
+    "stream",
+    "choices",
+)
+
+
+def as_classified(features: object) -> dict[str, Any]:
+    """The ``AS_CLASSIFIED`` fields of a ``Features`` or a ``LoggedFeatures``, by name."""
+    return {name: getattr(features, name) for name in AS_CLASSIFIED}
 
 
 @dataclass(slots=True)

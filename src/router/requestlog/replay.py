@@ -33,7 +33,7 @@ from router.policy.decide import DecisionInput, decide
 from router.policy.decision import Decision
 from router.policy.difficulty import DifficultyModel
 from router.requestlog.profile import LogProfile
-from router.requestlog.record import RequestRecord, Text
+from router.requestlog.record import RequestRecord, Text, as_classified
 from router.shapes import Principal
 from router.signals import SignalSnapshot
 from router.tenancy.access import check_access
@@ -105,15 +105,8 @@ def _prepare(
             elif record.difficulty_model != signature:
                 reused += 1
         features = Features(
-            task=f.task,
-            prompt_tokens=f.prompt_tokens,
-            max_output_tokens=f.max_output_tokens,
-            has_tools=f.has_tools,
-            has_images=f.has_images,
-            wants_json=f.wants_json,
-            stream=f.stream,
+            **as_classified(f),
             demands=frozenset(f.demands),
-            choices=f.choices,
             difficulty=difficulty,
             difficulty_mean=signal.mean_difficulty if signal is not None else 0.5,
         )

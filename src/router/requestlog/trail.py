@@ -28,6 +28,7 @@ from router.requestlog.record import (
     LoggedFeatures,
     RequestRecord,
     Text,
+    as_classified,
 )
 from router.requestlog.text import answer_of, answer_text, prompt_text, streamed_text, user_of
 from router.requestlog.writer import RequestLog
@@ -243,15 +244,5 @@ def _round(value: float | None) -> float | None:
 
 
 def _features(f: Features) -> LoggedFeatures:
-    return LoggedFeatures(
-        task=f.task,
-        prompt_tokens=f.prompt_tokens,
-        max_output_tokens=f.max_output_tokens,
-        has_tools=f.has_tools,
-        has_images=f.has_images,
-        wants_json=f.wants_json,
-        stream=f.stream,
-        difficulty=_round(f.difficulty),
-        demands=tuple(sorted(f.demands)),
-        choices=f.choices,
-    )
+    demands = tuple(sorted(f.demands))
+    return LoggedFeatures(**as_classified(f), difficulty=_round(f.difficulty), demands=demands)
