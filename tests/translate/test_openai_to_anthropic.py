@@ -7,13 +7,8 @@ from typing import Any
 import pytest
 
 from router.errors import InvalidRequest
-from router.translate.openai_to_anthropic import (
-    FALLBACK_MAX_TOKENS,
-    completion,
-    request,
-    router_usage,
-    unsupported,
-)
+from router.translate.openai_to_anthropic import FALLBACK_MAX_TOKENS, request, unsupported
+from router.translate.openai_to_anthropic_answer import completion, router_usage
 from router.translate.openai_to_anthropic_stream import EventsToChunks
 
 WEATHER = {

@@ -1,6 +1,7 @@
 """Translations between the two wire formats router speaks, one module per pair, named as the
 request travels (client's format -> provider's format), each holding both directions of that
-path: the request going out and the answer coming back.
+path: the request going out and the answer coming back (the stream back in ``<pair>_stream``;
+Claude's whole answer to an OpenAI client in ``openai_to_anthropic_answer``).
 
 - ``openai_to_anthropic``: an OpenAI Chat Completions client, a Claude deployment;
 - ``anthropic_to_openai``: an Anthropic Messages client, an OpenAI-side deployment;

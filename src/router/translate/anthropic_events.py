@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from router.shapes import Usage
-from router.translate.openai_to_anthropic import router_usage
+from router.translate.openai_to_anthropic_answer import router_usage
 
 JSON = dict[str, Any]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from router.shapes import Usage
-from router.translate.openai_to_anthropic import FINISH_REASON, router_usage, usage
+from router.translate.openai_to_anthropic_answer import FINISH_REASON, router_usage, usage
 
 JSON = dict[str, Any]
 

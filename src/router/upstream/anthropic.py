@@ -3,7 +3,8 @@
 Two ways in, one wire out (``POST {base}/v1/messages``):
 
 - ``complete``/``stream``: an OpenAI chat request, translated per attempt
-  (``translate.openai_to_anthropic``); the answer comes back as an OpenAI completion or chunks;
+  (``translate.openai_to_anthropic``); the answer comes back as an OpenAI completion or chunks
+  (``openai_to_anthropic_answer``, ``openai_to_anthropic_stream``);
 - ``messages``/``messages_stream``: an Anthropic Messages request from an Anthropic client,
   sent unchanged but for ``model`` (and the client's ``anthropic-beta`` values, which change
   what the body may hold); the answer comes back as Anthropic sent it. One exception: when
@@ -27,6 +28,7 @@ from router.config.catalog import Deployment
 from router.errors import AttemptError, AttemptFailed
 from router.shapes import MessagesCall
 from router.translate import openai_to_anthropic as to_claude
+from router.translate import openai_to_anthropic_answer as from_claude
 from router.translate.thinking import thinking_must_be_off, without_thinking
 from router.upstream import TRACE_HEADERS, Completion
 from router.upstream.anthropic_sse import ChatChunks, EventStream
@@ -69,8 +71,8 @@ class AnthropicUpstream:
     async def complete(self, deployment: Deployment, body: dict[str, Any]) -> Completion:
         payload = self._translated(deployment, body, stream=False)
         message = await self._post(deployment, payload, ())
-        answer = to_claude.completion(message, created=int(time.time()))
-        return Completion(answer, to_claude.router_usage(message.get("usage")))
+        answer = from_claude.completion(message, created=int(time.time()))
+        return Completion(answer, from_claude.router_usage(message.get("usage")))
 
     async def stream(self, deployment: Deployment, body: dict[str, Any]) -> ChatChunks:
         payload = self._translated(deployment, body, stream=True)
@@ -93,7 +95,7 @@ class AnthropicUpstream:
         body["model"] = deployment.model
         message = await self._post(deployment, orjson.dumps(body), call.betas)
         message_usage = message.get("usage")
-        return Completion(message, to_claude.router_usage(message_usage))
+        return Completion(message, from_claude.router_usage(message_usage))
 
     async def messages_stream(self, deployment: Deployment, call: MessagesCall) -> EventStream:
         body = {**_claude_can_take(call.body), "model": deployment.model, "stream": True}
