@@ -39,7 +39,7 @@ from router.cache.response import ResponseCache
 from router.cache.steps import CacheUse
 from router.config.check import load_served
 from router.config.load import Config
-from router.config.schema import config_files
+from router.config.raw import config_files
 from router.dispatch.dispatcher import Dispatcher
 from router.dispatch.observer import LiveObserver
 from router.errors import (

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from router.config.catalog import Catalog, Deployment, LogicalModel, Price
-from router.config.schema import Entry, Timeouts
+from router.config.raw import Entry
+from router.config.schema import Timeouts
 from router.config.yamlsrc import ConfigError, ConfigIssue, loads
 from router.policy.build import build_policies
 from router.policy.classify import classify

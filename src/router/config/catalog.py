@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from router.config.raw import Entry
 from router.config.schema import (
     TASK_CLASSES,
     DeploymentSpec,
-    Entry,
     LatencyProfile,
     LimitSpec,
     ModelSpec,

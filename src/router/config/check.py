@@ -20,7 +20,8 @@ from pydantic import Field, ValidationError
 from router.config import environment
 from router.config.lint import lint_policies, lint_warnings
 from router.config.load import Config, load_config
-from router.config.schema import Entry, Strict, validate
+from router.config.raw import Entry, validate
+from router.config.schema import Strict
 from router.config.yamlsrc import ConfigError, ConfigIssue
 from router.errors import RouterError
 from router.policy.classify import classify

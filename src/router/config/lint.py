@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 from router.config.catalog import Catalog
 from router.config.load import Config
-from router.config.schema import TASK_CLASSES, Entry
+from router.config.raw import Entry
+from router.config.schema import TASK_CLASSES
 from router.config.yamlsrc import ConfigIssue
 from router.policy.classify import MESSAGE_OVERHEAD_TOKENS
 from router.policy.model import Match, Rule, flags_allow

@@ -12,17 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from router.config.catalog import Catalog, build_catalog
-from router.config.schema import (
-    AuthSpec,
-    ModelSpec,
-    RawConfig,
-    RequestLogSpec,
-    ServerSpec,
-    collect,
-    read_raw,
-    validate,
-    validate_single,
-)
+from router.config.raw import RawConfig, collect, read_raw, validate, validate_single
+from router.config.schema import AuthSpec, ModelSpec, RequestLogSpec, ServerSpec
 from router.config.yamlsrc import ConfigError, ConfigIssue
 from router.policy.build import build_policies
 from router.policy.difficulty import DifficultyModel, from_json

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from router.config.schema import config_files
+from router.config.raw import config_files
 from router.demo.fixture import DEMO_KEY_ENV, Endpoints
 
 # provider -> which emulator speaks its wire format

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from router.config.catalog import Catalog, Deployment
-from router.config.schema import Entry, validate
+from router.config.raw import Entry, validate
 from router.config.yamlsrc import ConfigIssue
 from router.policy.decision import CacheSettings, HedgeSettings, RetrySettings
 from router.policy.model import (

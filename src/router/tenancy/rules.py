@@ -13,7 +13,8 @@ from types import MappingProxyType
 from typing import Literal, Protocol
 
 from router.config.catalog import Catalog
-from router.config.schema import AllowSpec, AuthSpec, BudgetSpec, Entry, LimitSpec
+from router.config.raw import Entry
+from router.config.schema import AllowSpec, AuthSpec, BudgetSpec, LimitSpec
 from router.config.yamlsrc import ConfigIssue, PathKey
 from router.shapes import Principal
 
