@@ -118,6 +118,26 @@ def test_expected_error_cases(tmp_path: Path) -> None:
     assert "wrong status fails: expected error 400, got 404" in output
 
 
+def test_a_case_can_pin_the_prompt_estimate(tmp_path: Path) -> None:
+    """``prompt_tokens`` stands for a long conversation without writing one out."""
+    sized = GOOD.replace("when: {task: code}", "when: {task: code, max_prompt_tokens: 1000}")
+    cases = sized + textwrap.indent(
+        textwrap.dedent("""\
+        - name: a long coding session falls through to rest
+          request: {model: auto, messages: [{role: user, content: "Fix: ```x = 1```"}]}
+          prompt_tokens: 5000
+          expect: {rule: rest}
+        - name: its estimate as written still takes the code rule
+          request: {model: auto, messages: [{role: user, content: "Fix: ```x = 1```"}]}
+          expect: {rule: code}
+        """),
+        "  ",
+    )
+    code, output = check(write(tmp_path, cases))
+    assert code == 0, output
+    assert "5/5 tests passed" in output
+
+
 @pytest.mark.parametrize(
     ("routing", "line_col", "message"),
     [

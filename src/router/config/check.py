@@ -67,6 +67,9 @@ class TestCaseSpec(Strict):
     difficulty: float | None = Field(
         None, ge=0, le=1, description="pin the learned signal's value instead of scoring"
     )
+    prompt_tokens: int | None = Field(
+        None, ge=0, description="pin the prompt estimate (a long conversation, in short)"
+    )
     expect: ExpectSpec
 
 
@@ -202,6 +205,8 @@ def run_test(entry: Entry, config: Config) -> ConfigIssue | None:
     features = classify(chat, config.difficulty)
     if case.difficulty is not None:
         features = dataclasses.replace(features, difficulty=case.difficulty)
+    if case.prompt_tokens is not None:
+        features = dataclasses.replace(features, prompt_tokens=case.prompt_tokens)
     try:
         decision = decide(
             DecisionInput(
