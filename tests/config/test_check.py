@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from router.config.check import check_main, explain_main, try_load
 from router.config.load import Config
@@ -51,7 +53,7 @@ def test_shipped_policies_pass_with_their_tests() -> None:
     assert code == 0, output
     assert "FAIL" not in output
     assert output.rstrip().endswith("tests passed")
-    assert "ok: 3 models, 6 policies" in output
+    assert "ok: 3 models, 8 policies" in output
     assert output.count("PASS ") >= 10
 
 
@@ -279,3 +281,13 @@ def test_explain_reports_routing_errors_as_openai_errors(tmp_path: Path) -> None
     body = json.loads(out.getvalue())
     assert body["status"] == 404
     assert "small" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/anthropic.md"])
+def test_docs_show_the_shipped_claude_code_policies(doc: str) -> None:
+    """The Claude Code policies a doc shows are the shipped ones (comments aside)."""
+    shipped = yaml.safe_load((SHIPPED / "claude-code.yaml").read_text())["policies"]
+    text = (SHIPPED.parent / doc).read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    [shown] = [b["policies"] for b in blocks if "claude-code" in (b or {}).get("policies", {})]
+    assert shown == {name: shipped[name] for name in shown}

@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from router.demo.emulate import emulate
 from support.claude_code import ClaudeRun, require_claude_code, run_claude
+from support.routing import metric, scrape
 from support.stack import Emulators, RouterFactory, RunningRouter
+
+REPO = Path(__file__).resolve().parents[2]
 
 KEY = "sk-router-claude-code"  # Claude Code sends it as x-api-key
 
@@ -183,3 +187,97 @@ def test_wrong_key_is_refused_in_anthropics_shape(router: RunningRouter, tmp_pat
     assert run.returncode != 0
     # Claude Code prints the API's status and Anthropic-shaped error message.
     assert "401" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+# -- the shipped policies/ -------------------------------------------------------------------
+# policies/claude-code.yaml as shipped (every deployment moved onto the emulators, as `router
+# demo` does): Claude Code's own ids are taken by its alias patterns, easy coding turns go to
+# MAI-Code-1-Flash and long ones to Claude. Each turn's decision is read back from router's
+# metrics (policy, rule, model), and the answer's text says which upstream wrote it.
+
+CODING_ASK = "write a python function that reverses a list"
+
+
+@pytest.fixture
+def shipped(start_router: RouterFactory, emulators: Emulators, tmp_path: Path) -> RunningRouter:
+    directory = tmp_path / "shipped"
+    emulate(REPO / "policies", directory, emulators.endpoints)
+    return start_router(directory, environ={**os.environ, "ROUTER_MASTER_KEY": KEY})
+
+
+def _decisions(router: RunningRouter, policy: str) -> dict[tuple[str, str], float]:
+    """(rule, model) -> routing decisions so far, for one policy."""
+    text = scrape(router)
+    name = "router_routing_decisions_total"
+    counts = {
+        (rule, model): metric(text, name, policy=policy, rule=rule, model=model)
+        for rule in ("easy", "hard", "flash")
+        for model in UPSTREAMS
+    }
+    return {key: got for key, got in counts.items() if got}
+
+
+def test_shipped_policy_sends_an_easy_coding_turn_to_mai_code_1_flash(
+    shipped: RunningRouter, emulators: Emulators, tmp_path: Path
+) -> None:
+    run = _claude(tmp_path, shipped, None, CODING_ASK, *TEXT_ONLY)  # claude-opus-5-5
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert run.stdout.startswith("Answer from MAI-Code-1-Flash: "), run.stdout
+    assert _decisions(shipped, "claude-code") == {("easy", "mai-code-1-flash"): 1}
+    assert _served(emulators, "foundry")
+    assert not _served(emulators, "anthropic")
+
+
+def test_shipped_policy_keeps_a_tool_loop_on_mai_code_1_flash(
+    shipped: RunningRouter, emulators: Emulators, tmp_path: Path
+) -> None:
+    """--model sonnet with Claude Code's Read tool: both turns of the loop (the tool call,
+    then the answer from its result) are easy and go to MAI-Code-1-Flash."""
+    run = _claude(tmp_path, shipped, "sonnet", "fix the bug in main.py", *READ_TOOL)
+    assert run.returncode == 0, run.stderr + run.stdout
+    result = run.result()
+    assert result["num_turns"] == 2, result
+    assert result["result"].startswith("Answer from MAI-Code-1-Flash using tool result:"), result
+    assert _decisions(shipped, "claude-code") == {("easy", "mai-code-1-flash"): 2}
+    assert not _served(emulators, "anthropic")
+
+
+def test_shipped_policy_sends_a_large_context_to_claude(
+    shipped: RunningRouter, emulators: Emulators, tmp_path: Path
+) -> None:
+    """The same ask in a project whose CLAUDE.md (which Claude Code puts in every prompt) is
+    about 40k tokens: past the easy rule's 30k bound, so Claude answers."""
+    notes = "The storage layer appends every record to a write-ahead log before applying it. "
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "CLAUDE.md").write_text("# Project notes\n" + notes * 2000)
+    run = _claude(tmp_path, shipped, None, CODING_ASK, *TEXT_ONLY)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert run.stdout.startswith("Answer from claude-sonnet-4-5: "), run.stdout
+    assert _decisions(shipped, "claude-code") == {("hard", "claude-sonnet"): 1}
+    assert not _served(emulators, "foundry")
+
+
+def test_shipped_policy_sends_the_small_model_slot_to_mai_code_1_flash(
+    shipped: RunningRouter, tmp_path: Path
+) -> None:
+    run = _claude(tmp_path, shipped, "haiku", "hello", *TEXT_ONLY)  # claude-haiku-5-5
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert run.stdout.startswith("Answer from MAI-Code-1-Flash: "), run.stdout
+    assert _decisions(shipped, "claude-code-small") == {("flash", "mai-code-1-flash"): 1}
+    assert _decisions(shipped, "claude-code") == {}
+
+
+def test_default_model_variables_replace_claude_codes_ids(
+    shipped: RunningRouter, tmp_path: Path
+) -> None:
+    """ANTHROPIC_DEFAULT_SONNET_MODEL replaces the id --model sonnet sends, so a router name
+    (here a logical model, routed direct) takes the turn instead of the claude-* policy."""
+    run = run_claude(
+        tmp_path, shipped.base_url, KEY, "hello", "--model", "sonnet", *TEXT_ONLY,
+        environ={"ANTHROPIC_DEFAULT_SONNET_MODEL": "gpt-4o"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert run.stdout.startswith("Answer from gpt-4o: "), run.stdout
+    decisions = scrape(shipped)
+    assert metric(decisions, "router_routing_decisions_total", policy="direct", model="gpt-4o") == 1
+    assert _decisions(shipped, "claude-code") == {}

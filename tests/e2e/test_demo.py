@@ -20,7 +20,11 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = yaml.safe_load((REPO / "policies" / "routing.yaml").read_text())["policies"]
+SHIPPED = {  # every policy of every shipped file (routing.yaml, claude-code.yaml, ...)
+    name: policy
+    for file in sorted((REPO / "policies").glob("*.yaml"))
+    for name, policy in (yaml.safe_load(file.read_text()).get("policies") or {}).items()
+}
 
 
 @dataclass

@@ -82,8 +82,10 @@ def run_claude(
     api_key: str,
     prompt: str,
     *args: str,
+    environ: dict[str, str] | None = None,
 ) -> ClaudeRun:
-    """``claude -p PROMPT ARGS...`` with ``home`` as HOME and ``home/work`` as its directory."""
+    """``claude -p PROMPT ARGS...`` with ``home`` as HOME and ``home/work`` as its directory;
+    ``environ`` adds to (or replaces) the offline environment below."""
     binary = require_claude_code()
     work = home / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -101,6 +103,7 @@ def run_claude(
         # Fail fast: Claude Code retries errors (401 included) with backoff for minutes, which
         # would turn a router bug into a slow timeout instead of the error it printed.
         "CLAUDE_CODE_MAX_RETRIES": "0",
+        **(environ or {}),
     }
     done = subprocess.run(
         [str(binary), "-p", prompt, "--no-session-persistence", *args],

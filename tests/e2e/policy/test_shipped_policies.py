@@ -14,14 +14,14 @@ from support.routing import SHIPPED, run_cli, serving
 CODE = "Fix this bug:\n```python\ndef f(x): return x +\n```"
 CODE_REQUEST = {"model": "auto", "messages": [{"role": "user", "content": CODE}]}
 CAT_REQUEST = {"model": "auto", "messages": [{"role": "user", "content": "Suggest a cat name."}]}
-POLICY_NAMES = {"coding", "research", "experiment", "cheap", "fast"}
+POLICY_NAMES = {"coding", "research", "experiment", "cheap", "fast", "claude-code"}
 
 
 def test_router_check_passes_on_the_shipped_policies() -> None:
     done = run_cli("check", "policies")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert lines[-1].startswith("ok: 3 models, 6 policies, ")
+    assert lines[-1].startswith("ok: 3 models, 8 policies, ")
     passed = [line for line in lines if line.startswith("PASS ")]
     assert len(passed) >= 10
     assert not [line for line in lines if line.startswith("FAIL")]
