@@ -302,3 +302,70 @@ async def test_settlements_of_a_failed_round_trip_are_resent_and_drained_at_shut
     assert store.calls == ["admit", "exchange", "settle"]
     assert adm.store_errors["settle"] == 0  # not dropped
     assert (await adm.admit(config.tenancy, _need(config))).metered  # the slot came back
+
+
+async def test_admissions_sent_together_are_applied_in_order_each_with_its_own_verdict(
+    tmp_path: Path,
+) -> None:
+    config = config_from(
+        tmp_path, "auth:\n  keys:\n    - {name: alice, key_env: A, limits: {rpm: 3}}\n"
+    )
+    store = ExchangeCounting()
+    adm, _ = _admission(store)
+    results = await asyncio.gather(
+        *(adm.admit(config.tenancy, _need(config)) for _ in range(5)), return_exceptions=True
+    )
+    assert store.calls == ["admit"]  # one round trip for the five
+    admitted = [r for r in results if not isinstance(r, BaseException)]
+    # In submission order: the first three are admitted, each seeing its own remaining count.
+    assert [t.headers["x-ratelimit-remaining-requests"] for t in admitted] == ["2", "1", "0"]
+    assert all(isinstance(r, RateLimited) for r in results[3:])
+
+
+async def test_a_failed_batch_fails_each_admission_per_its_own_on_store_error(
+    tmp_path: Path,
+) -> None:
+    config = config_from(
+        tmp_path,
+        "auth:\n  keys:\n"
+        "    - {name: alice, key_env: A, limits: {rpm: 1}}\n"
+        "    - {name: bob, key_env: B, limits: {rpm: 1, on_store_error: deny}}\n",
+    )
+    store = BrokenCounters()
+    adm, rec = _admission(store)
+    alice, bob = await asyncio.gather(
+        adm.admit(config.tenancy, _need(config)),
+        adm.admit(config.tenancy, _need(config, Principal("bob"))),
+        return_exceptions=True,
+    )
+    assert not isinstance(alice, BaseException)
+    assert not alice.metered  # allow: served, uncounted
+    assert isinstance(bob, LimitsUnavailable)  # deny
+    assert sorted(rec.store_errors) == sorted(["redis:admit", "allow", "redis:admit", "deny"])
+
+
+class BrokenSettle(ExchangeCounting):
+    async def settle(self, settlements):  # type: ignore[no-untyped-def]
+        self.calls.append("settle")
+        raise StoreError("settle", StoreFailure.CONNECTION)
+
+
+async def test_a_settlement_retry_never_holds_up_the_next_admission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("router.tenancy.admission.SETTLE_RETRY_S", (0.01, 0.01))
+    config = config_from(tmp_path, AUTH)
+    store = BrokenSettle()
+    adm, rec = _admission(store)
+    first = await adm.admit(config.tenancy, _need(config))
+    adm.settle(first, None, None, 0.0, config.tenancy)
+    await asyncio.sleep(0)  # the settlement's own round trip leaves and fails
+    await asyncio.sleep(0)
+    second = await adm.admit(config.tenancy, _need(config))
+    assert second.metered
+    # The retry waits its pause in the background: the admission went before it.
+    assert store.calls == ["admit", "settle", "admit"]
+    await adm.aclose()  # shutdown waits for the retries; past them the settlement is dropped
+    assert store.calls == ["admit", "settle", "admit", "settle", "settle"]
+    assert adm.store_errors["settle"] == 1
+    assert rec.store_errors.count("redis:settle") == 3

@@ -330,48 +330,43 @@ class Admission:
         self._calls.submit(settlement).add_done_callback(_consume)
 
     async def _exchange(self, items: Sequence[Ask | Settlement]) -> list[Verdict | None]:
-        """One round trip for a loop turn's settlements and admissions. A failure fails the
-        admissions (they follow ``on_store_error``) and re-sends the settlements in the
-        background, as a failed settlement-only call does."""
+        """One round trip for the settlements and admissions queued since the last one. A
+        failure fails the admissions (they follow ``on_store_error``) and re-sends the
+        settlements in the background: the next round trip never waits for a retry."""
         settlements = [i for i in items if isinstance(i, Settlement)]
         asks_ = [i for i in items if isinstance(i, Ask)]
-        if not asks_:
-            await self._send_settlements(settlements)
-            return [None] * len(items)
         try:
+            if not asks_:
+                await self._store.settle(settlements)
+                return [None] * len(items)
             if settlements:
                 verdicts = await self._store.exchange(settlements, asks_)
             else:
                 verdicts = await self._store.admit(asks_)
-        except StoreError:
+        except StoreError as exc:
             if settlements:
-                task = asyncio.create_task(self._send_settlements(settlements, retry=True))
+                if not asks_:
+                    self._failed(exc)  # an admission's failure is counted where it is read
+                task = asyncio.create_task(self._send_settlements(settlements))
                 self._retries.add(task)
                 task.add_done_callback(self._retries.discard)
+            if not asks_:
+                return [None] * len(items)
             raise
         answers = iter(verdicts)
         return [next(answers) if isinstance(i, Ask) else None for i in items]
 
-    async def _send_settlements(
-        self, settlements: Sequence[Settlement], *, retry: bool = False
-    ) -> None:
-        """Send, retrying a failed batch a few times over ~4 s: each settlement applies at
+    async def _send_settlements(self, settlements: Sequence[Settlement]) -> None:
+        """Re-send settlements whose round trip failed, a few times over ~4 s: each applies at
         most once (its ``once`` guard), so a retry after a timeout that did reach Redis is
-        harmless. Past the retries it is dropped and counted (``settle``). ``retry``: the
-        first try already failed (it went with admissions), so start with the first pause."""
-        pauses: tuple[float | None, ...] = (*SETTLE_RETRY_S, None)
-        if retry:
-            await asyncio.sleep(SETTLE_RETRY_S[0])
-            pauses = pauses[1:]
-        for pause in pauses:
+        harmless. Past the retries they are dropped and counted (``settle``)."""
+        for pause in SETTLE_RETRY_S:
+            await asyncio.sleep(pause)
             try:
                 await self._store.settle(settlements)
                 return
             except StoreError as exc:
                 self._failed(exc)
-                if pause is None:
-                    break
-                await asyncio.sleep(pause)
         for _ in settlements:
             self._note_store_error("settle")
 

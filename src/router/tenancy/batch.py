@@ -1,6 +1,8 @@
-"""Coalesce store calls: everything submitted while the event loop is busy goes to the store
-in one round trip. At concurrency 16 that turns 16 admissions into one script call; alone, a
-request waits for no one (the flush runs on the loop's next turn)."""
+"""Coalesce store calls: one round trip at a time. What is submitted while the event loop is
+busy, or while a round trip is in flight, goes to the store together in the next one. At
+concurrency 16 that turns many admissions into one script call (redis-py's cost per call is
+paid once for all of them); alone, a request waits for no one (the flush runs on the loop's
+next turn). Each submission gets its own answer, in the order it was submitted."""
 
 from __future__ import annotations
 
@@ -19,23 +21,31 @@ class Batcher(Generic[T, R]):
         self._send = send
         self._max = max_batch
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._flusher: asyncio.Task[None] | None = None  # the one sender, while there is work
 
     def submit(self, item: T) -> asyncio.Future[R]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._queue.append((item, future))
-        if len(self._queue) == 1:
-            task = loop.create_task(self._flush())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
         return future
 
     async def _flush(self) -> None:
+        try:
+            await self._flush_all()
+        finally:
+            self._flusher = None
+
+    async def _flush_all(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[: self._max], self._queue[self._max :]
             try:
                 results = await self._send([item for item, _ in batch])
+            except asyncio.CancelledError:  # the loop is going away: so are the waiters
+                for _, future in batch:
+                    future.cancel()
+                raise
             except Exception as exc:  # every waiter learns of it; none is left hanging
                 for _, future in batch:
                     if not future.done():
@@ -47,5 +57,5 @@ class Batcher(Generic[T, R]):
 
     async def drain(self) -> None:
         """Wait for everything submitted so far (shutdown: settlements must not be lost)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
