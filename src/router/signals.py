@@ -19,6 +19,7 @@ reports back (crashed task) frees it after another cool-down.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -82,8 +83,47 @@ class _Sample:
 
 
 @dataclass(slots=True)
-class _Deployment:
+class _Window:
+    """A deployment's recent attempts, with what ``_summarise`` reads kept up to date as
+    samples come and go (sorted latencies, failures), so a snapshot after each attempt costs
+    a few look-ups instead of a walk and two sorts of the whole window."""
+
     samples: deque[_Sample]
+    ttft: list[float] = field(default_factory=list)  # sorted, of the ok samples that have one
+    total: list[float] = field(default_factory=list)  # sorted, likewise
+    failures: int = 0
+
+    def add(self, sample: _Sample) -> None:
+        samples = self.samples
+        if samples.maxlen is not None and len(samples) == samples.maxlen:
+            self.drop_oldest()  # what append would push out, taken out of the summary too
+        samples.append(sample)
+        if not sample.ok:
+            self.failures += 1
+            return
+        if sample.ttft_s is not None:
+            insort(self.ttft, sample.ttft_s)
+        if sample.total_s is not None:
+            insort(self.total, sample.total_s)
+
+    def drop_oldest(self) -> None:
+        sample = self.samples.popleft()
+        if not sample.ok:
+            self.failures -= 1
+            return
+        if sample.ttft_s is not None:
+            _remove(self.ttft, sample.ttft_s)
+        if sample.total_s is not None:
+            _remove(self.total, sample.total_s)
+
+
+def _remove(ordered: list[float], value: float) -> None:
+    del ordered[bisect_left(ordered, value)]
+
+
+@dataclass(slots=True)
+class _Deployment:
+    window: _Window
     state: CircuitState = "closed"
     consecutive_failures: int = 0
     opened_at: float = 0.0
@@ -122,7 +162,7 @@ class Signals:
         A client-fault refusal (400/413/422) is not the deployment's failure: don't record it."""
         now = self._clock()
         dep = self._get(deployment)
-        dep.samples.append(_Sample(now, ok, ttft_s, total_s))
+        dep.window.add(_Sample(now, ok, ttft_s, total_s))
         if ok:
             dep.consecutive_failures = 0
             if dep.state != "closed":
@@ -204,11 +244,12 @@ class Signals:
         next_change = float("inf")
         stats: dict[str, DeploymentStats] = {}
         for name, dep in self._deployments.items():
-            while dep.samples and dep.samples[0].at < horizon:
-                dep.samples.popleft()
+            samples = dep.window.samples
+            while samples and samples[0].at < horizon:
+                dep.window.drop_oldest()
                 dep.stats = None
-            if dep.samples:
-                next_change = min(next_change, dep.samples[0].at + settings.window_s)
+            if samples:
+                next_change = min(next_change, samples[0].at + settings.window_s)
             circuit = dep.state
             if circuit == "open":
                 reopen = dep.opened_at + settings.cool_down_s
@@ -217,7 +258,7 @@ class Signals:
                 else:
                     next_change = min(next_change, reopen)
             if dep.stats is None or dep.stats.circuit != circuit:
-                dep.stats = _summarise(dep.samples, circuit, settings.min_samples)
+                dep.stats = _summarise(dep.window, circuit, settings.min_samples)
             stats[name] = dep.stats
         snap = SignalSnapshot(MappingProxyType(stats), MappingProxyType(dict(self._output)))
         self._cached, self._cached_until = snap, next_change
@@ -232,7 +273,7 @@ class Signals:
     def _get(self, name: str) -> _Deployment:
         dep = self._deployments.get(name)
         if dep is None:
-            dep = _Deployment(deque(maxlen=self._settings.window_size))
+            dep = _Deployment(_Window(deque(maxlen=self._settings.window_size)))
             self._deployments[name] = dep
         return dep
 
@@ -242,14 +283,12 @@ class Signals:
             self._on_transition(name, state)
 
 
-def _summarise(samples: deque[_Sample], circuit: CircuitState, min_samples: int) -> DeploymentStats:
-    ttft = sorted(s.ttft_s for s in samples if s.ok and s.ttft_s is not None)
-    total = sorted(s.total_s for s in samples if s.ok and s.total_s is not None)
-    failures = sum(1 for s in samples if not s.ok)
+def _summarise(window: _Window, circuit: CircuitState, min_samples: int) -> DeploymentStats:
+    ttft, total, attempts = window.ttft, window.total, len(window.samples)
     return DeploymentStats(
         circuit=circuit,
-        attempts=len(samples),
-        error_rate=failures / len(samples) if samples else 0.0,
+        attempts=attempts,
+        error_rate=window.failures / attempts if attempts else 0.0,
         ttft_p50_s=percentile(ttft, 0.50, min_samples),
         ttft_p95_s=percentile(ttft, 0.95, min_samples),
         total_p50_s=percentile(total, 0.50, min_samples),

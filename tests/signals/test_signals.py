@@ -140,3 +140,35 @@ def test_output_tokens_ewma_seeds_then_smooths() -> None:
     signals.record_usage("m", "code", 300)
     assert signals.snapshot().expected_output("m", "code") == 200.0
     assert signals.snapshot().expected_output("m", "general") is None
+
+
+def test_the_summary_kept_as_samples_come_and_go_matches_one_computed_from_the_window() -> None:
+    """The sorted latencies and failure count are updated per sample (not re-read from the
+    whole window per snapshot): after any mix of attempts, a full window pushing the oldest
+    out and samples ageing past ``window_s``, they say what the window itself says."""
+    import random
+
+    signals, clock, _ = make(window_size=25, window_s=60.0, min_samples=1, failure_threshold=10**6)
+    rng = random.Random(7)
+    window: list[tuple[float, bool, float | None, float | None]] = []
+    for _ in range(600):
+        clock.now += rng.choice((0.1, 1.0, 5.0, 30.0))
+        ok = rng.random() < 0.8
+        ttft = round(rng.random(), 2) if ok and rng.random() < 0.5 else None  # ties happen
+        total = round(rng.random() * 3, 1) if ok and rng.random() < 0.9 else None
+        signals.record_attempt("d", ok=ok, ttft_s=ttft, total_s=total)
+        window = [*window, (clock.now, ok, ttft, total)][-25:]
+        window = [s for s in window if s[0] >= clock.now - 60.0]
+        ttfts = sorted(s[2] for s in window if s[1] and s[2] is not None)
+        totals = sorted(s[3] for s in window if s[1] and s[3] is not None)
+        stats = signals.snapshot().stats("d")
+        assert stats.attempts == len(window)
+        assert stats.error_rate == pytest.approx(sum(not s[1] for s in window) / len(window))
+        assert (stats.ttft_p50_s, stats.ttft_p95_s) == (
+            percentile(ttfts, 0.5),
+            percentile(ttfts, 0.95),
+        )
+        assert (stats.total_p50_s, stats.total_p95_s) == (
+            percentile(totals, 0.5),
+            percentile(totals, 0.95),
+        )
