@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import MutableMapping
-from dataclasses import dataclass
-from typing import Final, Self
+from dataclasses import dataclass, field
+from typing import Any, Final, Self, TypeVar
 
 from prometheus_client import (
     CollectorRegistry,
@@ -17,6 +17,8 @@ from prometheus_client import (
 )
 
 from router.metrics.workers import enable_multiprocess_values
+
+_Family = TypeVar("_Family", Counter, Gauge, Histogram)
 
 # fmt: off
 # Whole LLM calls last from ~100 ms (cached, tiny) to minutes (long streams).
@@ -78,6 +80,17 @@ class MetricFamilies:
     budget_limit_usd: Gauge
     request_log_written: Counter
     request_log_dropped: Counter
+    # (family, *label values) -> its labelled child, looked up once: prometheus_client's
+    # labels() validates, converts and locks on every call, a dozen times per request.
+    children: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False)
+
+    def child(self, family: _Family, *values: str) -> _Family:
+        """``family.labels(*values)``, remembered (values in the family's label order)."""
+        key = (family, *values)
+        found = self.children.get(key)
+        if found is None:
+            found = self.children[key] = family.labels(*values)
+        return found
 
     @classmethod
     def create(

@@ -1,6 +1,7 @@
 """The metrics as router uses them: ``Metrics`` records into the families declared in
 ``families`` (its ``record_*`` and cache observer methods are the only callers of
-``.labels()`` outside the per-request ``RequestMetrics``), and serves ``/metrics``."""
+``.labels()`` outside the per-request ``RequestMetrics``; what is recorded per request goes
+through ``child``, which looks each label set up once), and serves ``/metrics``."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ class Metrics(MetricFamilies):
     def record_refusal(self, status_code: int, error_code: str) -> None:
         """A request refused before any routing decision (bad input, auth, size): there is no
         policy or model to name, so both labels say ``none``."""
-        self.requests.labels("none", "none", status_class(status_code), "bypass").inc()
-        self.request_errors.labels("none", "none", error_code).inc()
+        self.child(self.requests, "none", "none", status_class(status_code), "bypass").inc()
+        self.child(self.request_errors, "none", "none", error_code).inc()
 
     def record_overload(self) -> None:
         """A request shed at the in-flight limit."""
@@ -59,10 +60,10 @@ class Metrics(MetricFamilies):
     ) -> None:
         """One call to a deployment: ``result`` is ``success``, ``cancelled`` or the failure
         kind; ``retry_of`` the kind of failure this attempt retried after."""
-        self.upstream_attempts.labels(deployment, provider, result).inc()
-        self.upstream_attempt_duration.labels(deployment, provider, result).observe(duration_s)
+        self.child(self.upstream_attempts, deployment, provider, result).inc()
+        self.child(self.upstream_attempt_duration, deployment, provider, result).observe(duration_s)
         if retry_of is not None:
-            self.retries.labels(deployment, retry_of).inc()
+            self.child(self.retries, deployment, retry_of).inc()
 
     def record_stream_interruption(self, deployment: str, reason: str) -> None:
         self.stream_interruptions.labels(deployment, reason).inc()
@@ -75,9 +76,9 @@ class Metrics(MetricFamilies):
 
     def on_result(self, scope: str, result: str) -> None:
         if result == "stored":
-            self.cache_writes.labels(scope, "stored").inc()
+            self.child(self.cache_writes, scope, "stored").inc()
         else:
-            self.cache_lookups.labels(scope, result).inc()
+            self.child(self.cache_lookups, scope, result).inc()
 
     def on_write_failed(self, scope: str) -> None:
         self.cache_writes.labels(scope, "failed").inc()
@@ -95,12 +96,8 @@ class Metrics(MetricFamilies):
         self, model: str, deployment: str, input_tokens: int, output_tokens: int
     ) -> None:
         """Count a response's tokens in both directions."""
-        self.tokens.labels(model=model, deployment=deployment, direction="input").inc(
-            max(input_tokens, 0)
-        )
-        self.tokens.labels(model=model, deployment=deployment, direction="output").inc(
-            max(output_tokens, 0)
-        )
+        self.child(self.tokens, model, deployment, "input").inc(max(input_tokens, 0))
+        self.child(self.tokens, model, deployment, "output").inc(max(output_tokens, 0))
 
     def record_cost(
         self,
@@ -113,14 +110,12 @@ class Metrics(MetricFamilies):
     ) -> None:
         """Count a request's spend and, when a baseline is configured, its saving."""
         cost = max(cost_usd, 0.0)
-        self.cost_usd.labels(policy=policy, model=model, deployment=deployment).inc(cost)
+        self.child(self.cost_usd, policy, model, deployment).inc(cost)
         if baseline is None or baseline_cost_usd is None:
             return
         base = max(baseline_cost_usd, 0.0)
-        self.baseline_cost_usd.labels(policy=policy, model=model, baseline=baseline).inc(base)
-        self.savings_usd.labels(policy=policy, model=model, baseline=baseline).inc(
-            max(base - cost, 0.0)
-        )
+        self.child(self.baseline_cost_usd, policy, model, baseline).inc(base)
+        self.child(self.savings_usd, policy, model, baseline).inc(max(base - cost, 0.0))
 
     def config_loaded(self, ok: bool, at: float) -> None:
         """A config load (start-up) or reload: ``ok`` False when it was refused."""

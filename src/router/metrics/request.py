@@ -41,7 +41,7 @@ class RequestMetrics:
 
     def decided(self, policy: str, rule: str, model: str) -> None:
         self._policy = policy
-        self._m.routing_decisions.labels(policy, rule, model).inc()
+        self._m.child(self._m.routing_decisions, policy, rule, model).inc()
 
     def cache(self, result: str) -> None:
         """The request's ``x-router-cache`` value so far (the ``cache`` label)."""
@@ -50,16 +50,18 @@ class RequestMetrics:
     def refused(self, status: int, error_code: str) -> None:
         """Refused before a decision (a bad override header, no rule or model matched)."""
         self._m.record_refusal(status, error_code)
-        self._m.overhead.labels(self._stream).observe(self.elapsed())
+        self._m.child(self._m.overhead, self._stream).observe(self.elapsed())
 
     def first_token(self, model: str, deployment: str) -> float:
         """A stream's first chunk is ready for the client; returns the time since start."""
         at = self.elapsed()
-        self._m.time_to_first_token.labels(self._policy, model, deployment).observe(at)
+        m = self._m
+        m.child(m.time_to_first_token, self._policy, model, deployment).observe(at)
         return at
 
     def fell_back(self, from_deployment: str, to_deployment: str) -> None:
-        self._m.fallbacks.labels(self._policy, from_deployment, to_deployment).inc()
+        m = self._m
+        m.child(m.fallbacks, self._policy, from_deployment, to_deployment).inc()
 
     def billed(self, model: str, deployment: str, charge: Charge) -> None:
         self._m.record_tokens(model, deployment, charge.input_tokens, charge.output_tokens)
@@ -79,8 +81,8 @@ class RequestMetrics:
         is router's own (overhead)."""
         m = self._m
         total = self.elapsed()
-        m.requests.labels(self._policy, model, status_class(status), self._cache).inc()
-        m.request_duration.labels(self._policy, model, self._stream).observe(total)
-        m.overhead.labels(self._stream).observe(max(total - upstream_s, 0.0))
+        m.child(m.requests, self._policy, model, status_class(status), self._cache).inc()
+        m.child(m.request_duration, self._policy, model, self._stream).observe(total)
+        m.child(m.overhead, self._stream).observe(max(total - upstream_s, 0.0))
         if error_code is not None:
-            m.request_errors.labels(self._policy, model, error_code).inc()
+            m.child(m.request_errors, self._policy, model, error_code).inc()
