@@ -14,9 +14,10 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from router.api.auth import PUBLIC_PATHS
+from router.api.middleware import STATUS, watch_status
 from router.logs import as_extra
 from router.shapes import CLIENT_CLOSED, Principal
 
@@ -42,21 +43,16 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        send = watch_status(scope, send)  # the status, as the response started
+        failed = False
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, send)
         except BaseException:
-            status = status or 500
+            failed = True
             raise
         finally:
-            _write(scope, status, time.perf_counter() - started)
+            status = int(scope["state"][STATUS])
+            _write(scope, status or (500 if failed else 0), time.perf_counter() - started)
 
 
 def _write(scope: Scope, status: int, latency_s: float) -> None:

@@ -1,7 +1,10 @@
 """Cross-cutting concerns as small pure-ASGI classes, one each, composed as a list in ``app``.
 
 Pure ASGI rather than ``BaseHTTPMiddleware``: that one costs a task and a queue per request,
-which is a measurable share of router's budget of well under a millisecond.
+which is a measurable share of router's budget of well under a millisecond. For the same
+reason the layers that need the response's status (errors, the access log) read it from the
+scope (``STATUS``), recorded by the one ``send`` wrapper of the outermost layer, instead of
+each wrapping ``send`` again: every message of a stream would pass through each wrapper.
 """
 
 from __future__ import annotations
@@ -29,6 +32,23 @@ MAX_HEADER_BYTES = 64 * 1024
 
 
 Refusal = Callable[[RouterError], None]  # counts a request refused before routing
+STATUS = "response_status"  # scope["state"] key: the response's status once started, else 0
+
+
+def watch_status(scope: Scope, send: Send) -> Send:
+    """``send``, such that ``scope["state"][STATUS]`` holds the response's status once it has
+    started. When an outer layer already records it, ``send`` as it is."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    if STATUS in state:
+        return send
+    state[STATUS] = 0
+
+    async def watched(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            state[STATUS] = message["status"]
+        await send(message)
+
+    return watched
 
 
 async def send_error(send: Send, error: RouterError, scope: Scope) -> None:
@@ -51,7 +71,9 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestIdMiddleware:
-    """Every response carries ``x-request-id``: the client's if it sent a sane one."""
+    """Every response carries ``x-request-id``: the client's if it sent a sane one. Outermost,
+    its ``send`` wrapper also records the response's status for the layers inside (``STATUS``).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -62,11 +84,14 @@ class RequestIdMiddleware:
             return
         given = header(scope, b"x-request-id")
         rid = given if given and _REQUEST_ID.match(given) else secrets.token_hex(12)
-        scope.setdefault("state", {})["request_id"] = rid
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = rid
+        state[STATUS] = 0
         raw = rid.encode()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                state[STATUS] = message["status"]
                 headers = list(message.get("headers", []))
                 if not any(k == b"x-request-id" for k, _ in headers):
                     headers.append((b"x-request-id", raw))
@@ -90,23 +115,18 @@ class ErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        rid = scope.get("state", {}).get("request_id")
+        send = watch_status(scope, send)
+        state = scope["state"]
+        rid = state.get("request_id")
         try:
-            await self.app(scope, receive, watch)
+            await self.app(scope, receive, send)
         except ClientDisconnect:
             # Not a fault of router's: the access log's 499 line is the record of it.
             log.debug("client left before its request body was complete (request %s)", rid)
             self.refused(_ClientLeft("client closed the request"))
         except Exception:
             log.exception("unhandled error (request %s)", rid)
-            if not started:
+            if not state[STATUS]:
                 error = RouterError(
                     f"internal error in router (request id {rid}); it has been logged"
                 )
