@@ -75,6 +75,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True  # reading a request line and headers (not a body)
         self._head_bytes = 0
         self._body_bytes = 0  # body bytes seen in the current rate window
+        self._begun = False  # a request's first byte has come and it is not complete yet
         self._timer: asyncio.TimerHandle | None = None
 
     # -- connection events ----------------------------------------------------------------
@@ -88,6 +89,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._feed(data)
+        # Timers are set once the bytes at hand are parsed, not from the parser's callbacks:
+        # a request whose head and body came in one read (the common case) needs none.
+        if self._timer is None and self._begun and not self.transport.is_closing():
+            self._arm(self._head_expired if self._in_head else self._body_window)
+
+    def _feed(self, data: bytes) -> None:
         if not self._in_head:
             self._body_bytes += len(data)
             super().data_received(data)
@@ -104,24 +112,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(_TOO_LARGE, "request headers over %d bytes", self._limits.max_header_bytes)
             return
         if not self.transport.is_closing():
-            self.data_received(data[room:])
+            self._feed(data[room:])
 
     # -- parser callbacks -------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._timer is None:  # a keep-alive connection's next request: its head starts now
-            self._arm(self._head_expired)
+        self._begun = True  # unless the head completes in this read, its timer starts now
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._body_bytes = 0
-        self._arm(self._body_window)
+        self._disarm()  # the head's timer, if it had one; the body's window starts now
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._disarm()
+        self._begun = False
         self._in_head = True
         self._head_bytes = 0
 

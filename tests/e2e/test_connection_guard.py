@@ -133,6 +133,38 @@ def test_headers_dripped_slowly_are_cut_off(served: Served) -> None:
     assert got.startswith(b"HTTP/1.1 408")
 
 
+def test_a_keep_alive_connections_next_request_has_the_same_bounds(served: Served) -> None:
+    """The guard's timers start from the bytes read, not only from the connection: after a
+    whole request answered on the connection, the next one's dripped head is cut off too
+    (closed; the 408 goes only where no response has started on the connection)."""
+    sock = connect(served)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: router\r\n\r\n")
+    answer = b""
+    while b'"ok"' not in answer:
+        answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200")
+    closed = threading.Event()
+
+    def drip() -> None:
+        try:
+            for byte in HEAD:
+                if closed.is_set():
+                    return
+                sock.sendall(bytes([byte]))
+                time.sleep(0.05)
+        except OSError:
+            pass
+
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    got, took = read_until_closed(sock, 5)
+    closed.set()
+    dripper.join()
+    sock.close()
+    assert took < 3  # the drip alone would take 4 s
+    assert got == b"" or got.startswith(b"HTTP/1.1 408"), got[:80]
+
+
 def test_a_body_slower_than_the_floor_is_cut_off(served: Served) -> None:
     sock = connect(served)
     sock.sendall(HEAD + b"content-length: 100000\r\n\r\n{")
