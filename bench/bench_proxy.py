@@ -19,6 +19,15 @@ over four deployments, live signals), so the price of policy routing shows:
 ``--compare`` alternates the model and policy runs ``--rounds`` times and reports the median
 of each, so a slow spell on a shared machine does not land on one side only.
 
+``--baseline DIR`` benches another checkout in the same run (an earlier commit, checked out
+with its own ``.venv``: ``git worktree add --detach DIR REV && (cd DIR && uv sync --frozen)``):
+its ``router serve`` runs beside this one, on the same core, against the same emulator, with
+its own ``demo_config``; each router path gets a ``base-`` twin, measured in alternation
+with it round by round, and the table ends with this checkout's figures over the baseline's:
+
+    uv run python bench/bench_proxy.py --baseline ../old --rounds 3    # model: this vs DIR
+    uv run python bench/bench_proxy.py --compare --baseline ../old     # model and policy
+
 Requires ``wrk`` (Debian package ``wrk``). Loopback only; every run is bounded by --duration.
 """
 
@@ -207,6 +216,20 @@ def median(results: list[Result]) -> Result:
     return Result(mid.rps, mid.p50_ms, mid.p99_ms, sum(r.errors for r in results), cpu)
 
 
+def baseline_config(checkout: Path, endpoints: tuple[str, str, str, str]) -> str:
+    """The baseline checkout's own demo config (its schema may differ from this one's)."""
+    code = (
+        "import sys; from router.demo import Endpoints, demo_config; "
+        "print(demo_config(Endpoints(*sys.argv[1:5]), key_env='BENCH_KEY'), end='')"
+    )
+    python = str(checkout / ".venv" / "bin" / "python")
+    env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
+    done = subprocess.run(
+        [python, "-c", code, *endpoints], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=8, help="seconds per measurement")
@@ -218,6 +241,11 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=1, help="alternations with --compare")
     parser.add_argument("--concurrency", default="1,16", help="comma-separated wrk -c values")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (with its own .venv) to bench beside this one, alternating",
+    )
     parser.add_argument(
         "--log-level",
         default="warning",
@@ -231,42 +259,55 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from router.demo import Endpoints, demo_config
 
-    emu_port, router_port = free_port(), free_port()
+    emu_port, router_port, base_port = free_port(), free_port(), free_port()
     emu = f"http://127.0.0.1:{emu_port}"
-    tmp = Path(tempfile.mkdtemp(prefix="router-bench-"))
-    (tmp / "router.yaml").write_text(
-        demo_config(Endpoints(f"{emu}/v1", emu, f"{emu}/models", emu), key_env="BENCH_KEY")
-    )
-    (tmp / "policies.yaml").write_text(POLICIES)
+    endpoints = (f"{emu}/v1", emu, f"{emu}/models", emu)
     env = {**os.environ, "BENCH_KEY": KEY, "ROUTER_MASTER_KEY": KEY}
     emu_cmd = emulator_cmd(emu_port)
-    router_cmd = [
-        PY,
-        "-m",
-        "router.cli",
-        "serve",
-        "--config",
-        str(tmp),
-        "--port",
-        str(router_port),
-        "--workers",
-        "1",
-        "--log-level",
-        args.log_level,
-    ]
-    router_url = f"http://127.0.0.1:{router_port}/v1/chat/completions"
+
+    def serve(python: str, config: str, port: int) -> tuple[list[str], str]:
+        tmp = Path(tempfile.mkdtemp(prefix="router-bench-"))
+        (tmp / "router.yaml").write_text(config)
+        (tmp / "policies.yaml").write_text(POLICIES)
+        cmd = [python, "-m", "router.cli", "serve", "--config", str(tmp), "--port", str(port),
+               "--workers", "1", "--log-level", args.log_level]  # fmt: skip
+        return cmd, f"http://127.0.0.1:{port}"
+
+    router_cmd, router_base = serve(
+        PY, demo_config(Endpoints(*endpoints), key_env="BENCH_KEY"), router_port
+    )
+    router_url = f"{router_base}/v1/chat/completions"
     # path name -> (url, model); "direct" is the emulator itself
     paths: dict[str, tuple[str, str]] = {"direct": (f"{emu}/v1/chat/completions", "gpt-4o")}
     if args.compare or not args.policy:
         paths["model"] = (router_url, "gpt-4o")
     if args.compare or args.policy:
         paths["policy"] = (router_url, "auto")
-    rounds = max(args.rounds, 1) if args.compare else 1
+    routers = [router_base]
+    base: contextlib.AbstractContextManager[subprocess.Popen[bytes] | None]
+    base = contextlib.nullcontext()
+    if args.baseline is not None:
+        checkout = args.baseline.resolve()
+        base_cmd, base_url = serve(
+            str(checkout / ".venv" / "bin" / "python"),
+            baseline_config(checkout, endpoints),
+            base_port,
+        )
+        base_env = {**env, "PYTHONPATH": str(checkout / "src")}
+        base = process(base_cmd, 0, base_env)
+        routers.append(base_url)
+        for name in [n for n in paths if n != "direct"]:
+            paths[f"base-{name}"] = (f"{base_url}/v1/chat/completions", paths[name][1])
+    rounds = max(args.rounds, 1) if args.compare or args.baseline else 1
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     rows: dict[tuple[str, int, str], list[Result]] = {}
-    with process(emu_cmd, 1), process(router_cmd, 0, env) as router_proc:
+    with process(emu_cmd, 1), process(router_cmd, 0, env) as router_proc, base as base_proc:
+        pids = {router_base: router_proc.pid}
+        if base_proc is not None:
+            pids[routers[1]] = base_proc.pid
         wait_http(f"{emu}/v1/models")
-        wait_http(f"http://127.0.0.1:{router_port}/healthz")
+        for url in routers:
+            wait_http(f"{url}/healthz")
         for name, (url, model) in paths.items():
             if name != "direct":
                 check_route(url, model)
@@ -282,19 +323,19 @@ def main() -> int:
                             "messages": [{"role": "user", "content": "benchmark me please"}],
                             "stream": stream,
                         }
-                        pid = None if name == "direct" else router_proc.pid
+                        pid = pids.get(url.removesuffix("/v1/chat/completions"))
                         wrk(url, body, conns, 2, 1)  # warm-up
                         res = wrk(url, body, conns, args.duration, 1, pid)
                         rows.setdefault((mode, conns, name), []).append(res)
     table = {key: median(results) for key, results in rows.items()}
     print(
-        f"{'mode':6} {'path':6} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'mode':6} {'path':11} {'c':>3} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'errors':>6} {'cpu us/req':>10}"
     )
     for (mode, conns, name), r in table.items():
         cpu = f"{r.cpu_us:>10.0f}" if r.cpu_us is not None else f"{'-':>10}"
         print(
-            f"{mode:6} {name:6} {conns:>3} {r.rps:>9.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
+            f"{mode:6} {name:11} {conns:>3} {r.rps:>9.0f} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} "
             f"{r.errors:>6} {cpu}"
         )
     low = min(levels)
@@ -328,6 +369,21 @@ def main() -> int:
                     f"measured req/s ratio {measured:6.3f} ({p.rps:.0f} vs {m.rps:.0f}); "
                     f"p50 {p.p50_ms - m.p50_ms:+.3f} ms  {'ok' if within else 'OVER BUDGET'}"
                 )
+    if args.baseline is not None:
+        print(f"this checkout over the baseline ({args.baseline}), medians of {rounds} rounds:")
+        for mode in ("json", "stream"):
+            for conns in levels:
+                for name in [n for n in paths if n in ("model", "policy")]:
+                    t, b = table[(mode, conns, name)], table[(mode, conns, f"base-{name}")]
+                    cpu = (
+                        f"cpu {t.cpu_us:.0f} vs {b.cpu_us:.0f} us/req ({t.cpu_us / b.cpu_us:.3f})"
+                        if t.cpu_us and b.cpu_us
+                        else "cpu n/a"
+                    )
+                    print(
+                        f"  {mode:6} {name:6} c={conns:<3} req/s {t.rps:.0f} vs {b.rps:.0f} "
+                        f"({t.rps / b.rps if b.rps else float('nan'):.3f}); {cpu}"
+                    )
     errors = sum(r.errors for r in table.values())
     if errors:
         print(f"{errors} request(s) failed: the figures above are not valid", file=sys.stderr)
