@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.responses import Response
@@ -70,6 +71,7 @@ log = logging.getLogger("router")
 # (the cache is bypassed, each limit follows its on_store_error).
 STORE_TIMEOUT_ENV = "ROUTER_STORE_TIMEOUT_S"
 DEFAULT_STORE_TIMEOUT_S = 0.1
+_NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(
@@ -219,6 +221,10 @@ def create_app(
         middleware=middleware,
         docs_url=None,
         redoc_url=None,
+        # router's spans are its own (router.tracing); FastAPI's native telemetry would add a
+        # second server span under any global provider, and asks each request whether one is
+        # configured (three provider look-ups and environment reads per request).
+        telemetry=_NO_FASTAPI_TELEMETRY,
     )
     app.state.router = state
     app.include_router(routes)
