@@ -8,6 +8,8 @@ client sees why the answer stopped rather than a silent truncation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -124,15 +126,7 @@ async def unless_client_leaves(
     pipeline (and with it the upstream request) and return None. Starlette alone would let a
     non-streamed request, or a stream still waiting for its first token, run to the end."""
     job = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_disconnected(request.receive))
-    try:
-        await asyncio.wait((job, watch), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not job.done():
-            job.cancel()
-        watch.cancel()
-        await asyncio.gather(job, watch, return_exceptions=True)
-    return None if job.cancelled() else job.result()
+    return job.result() if await _client_stays(job, request.receive) else None
 
 
 class SSEResponse(Response):
@@ -157,13 +151,10 @@ class SSEResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with self._slot:
             pump = asyncio.ensure_future(self._pump(send))
-            watch = asyncio.ensure_future(_disconnected(receive))
             try:
-                await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+                with contextlib.suppress(Exception):  # a failed send: the client is gone
+                    await _client_stays(pump, receive)
             finally:
-                for task in (pump, watch):
-                    task.cancel()
-                await asyncio.gather(pump, watch, return_exceptions=True)
                 await self._chunks.aclose()
 
     async def _pump(self, send: Send) -> None:
@@ -188,6 +179,33 @@ class SSEResponse(Response):
 
     def error_frame(self, error: RouterError) -> bytes:
         return b"data: " + orjson.dumps(error.body()) + b"\n\n"
+
+
+async def _client_stays(task: asyncio.Future[Any], receive: Receive) -> bool:
+    """Wait for ``task`` while watching for the client to leave. If it leaves first, the task
+    is cancelled (and with it the upstream request) and the answer is False. The task's own
+    exception is raised; cancelling the caller cancels the task too. One watcher and a done
+    callback: ``asyncio.wait`` and ``gather`` over both cost twice as much per request."""
+    watch = asyncio.ensure_future(_disconnected(receive))
+    watch.add_done_callback(functools.partial(_left, task))
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # the caller itself is cancelled, not only the task
+        return False
+    finally:
+        watch.cancel()
+    return True
+
+
+def _left(task: asyncio.Future[Any], watch: asyncio.Future[None]) -> None:
+    """The watcher ended: unless it was cancelled, the client is gone (a receive that failed
+    says so too; its exception is retrieved here, as nobody awaits the watcher)."""
+    if not watch.cancelled():
+        watch.exception()
+        task.cancel()
 
 
 async def _disconnected(receive: Receive) -> None:
