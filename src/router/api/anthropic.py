@@ -32,6 +32,7 @@ from router.api.headers import ESTIMATE_HEADER, router_headers
 from router.api.openai import (
     SSEResponse,
     answer,
+    hot_route,
     json_response,
     lower_headers,
     principal_of,
@@ -46,7 +47,6 @@ from router.wire_anthropic import parse_messages_request
 routes = APIRouter()
 
 
-@routes.post("/v1/messages")
 async def messages(request: Request) -> Response:
     state = request.app.state.router
     betas = _betas(request)
@@ -61,6 +61,9 @@ async def messages(request: Request) -> Response:
         return json_response(outcome.body, headers=headers)
 
     return await answer(request, parse, render)
+
+
+hot_route(routes, "/v1/messages", messages)
 
 
 @routes.post("/v1/messages/count_tokens")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -47,10 +47,23 @@ def lower_headers(request: Request) -> dict[str, str]:
     return dict(request.headers.items())
 
 
-@routes.post("/v1/chat/completions")
-@routes.post("/chat/completions", include_in_schema=False)
 async def chat_completions(request: Request) -> Response:
     return await answer(request, _parse_chat, _render_chat)
+
+
+# The proxy's routes are plain Starlette routes (``hot_route``); the others are FastAPI's.
+def hot_route(
+    router: APIRouter, path: str, endpoint: Callable[[Request], Awaitable[Response]]
+) -> None:
+    """A POST route called with the request as it is: FastAPI's own route machinery
+    (dependency solving, its request handler) cost ~40 us per request in a micro-timing, for
+    endpoints that take nothing but the request and return a ``Response``. Errors reach the
+    app's exception handlers all the same; such a route is not in ``/openapi.json``."""
+    router.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
+
+
+hot_route(routes, "/v1/chat/completions", chat_completions)
+hot_route(routes, "/chat/completions", chat_completions)
 
 
 def _parse_chat(raw: bytes, max_messages: int) -> ParsedRequest:
