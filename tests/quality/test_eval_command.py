@@ -43,6 +43,7 @@ def test_eval_reports_every_policy_against_the_references(
                 "policy balanced", "random mix at the cost of balanced"):  # fmt: skip
         assert row in text
     assert "sweep policy balanced: APGR" in text
+    assert "sweep difficulty_per_cost signal: APGR" in text
     assert "task classifier on MT-Bench" in text
     report = json.loads((out_dir / "eval.json").read_text())
     assert (out_dir / "cost_quality.png").read_bytes()[:4] == b"\x89PNG"
@@ -53,6 +54,12 @@ def test_eval_reports_every_policy_against_the_references(
     assert weak["strong_share"] == 0.0
     assert weak["cost_usd"] < strong["cost_usd"]
     curve = next(c for c in report["curves"] if c["name"] == "policy balanced")
+    # the shipped balanced sweeps its difficulty_per_cost bound: the strong share grows as it
+    # falls, from none to all
+    assert [p["name"].split(" ")[1][:21] for p in curve["points"][:1]] == ["difficulty_per_cost>="]
+    shares = [p["strong_share"] for p in curve["points"]]
+    assert shares == sorted(shares)
+    assert (shares[0], shares[-1]) == (0.0, 1.0)
     # the fixture's rule is learnable: the sweep beats the random mix everywhere inside
     assert curve["apgr"] > 0.6
     assert curve["losses_to_random"] == 0

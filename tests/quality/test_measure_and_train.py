@@ -3,6 +3,7 @@ exactly as scikit-learn does, and learns the fixture's rule."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from router.config.load import load_config
 from router.policy.difficulty import from_json
 from router.quality import holdout, routellm
 from router.quality.measure import Frame, Point, apgr, beats_random, oracle, point
+from router.quality.outcomes import Outcome
 from router.quality.simulate import prepare, request_of
 from router.quality.train import fit
 
@@ -80,6 +82,30 @@ def test_the_exported_signal_scores_like_scikit_learn_and_learns_the_rule(
         ours.append(model.cheap_enough(o.prompt, f.task, f.prompt_tokens, bool(o.history)))
     # the same as scikit-learn within what 4 significant digits and pruning leave
     assert ours == pytest.approx(list(fitted.train_probabilities), abs=1e-3)
+    # every head, from the one pass the server makes: gain within 0.01, log answer tokens
+    # within 0.02 (e^0.02: 2% of an answer's predicted length)
+    for o, want in zip(parts.train.outcomes, fitted.train_predictions, strict=True):
+        _chat, f = request_of(o, "x")
+        got = model.logits(o.prompt, f.task, f.prompt_tokens, bool(o.history))
+        assert got[1] == pytest.approx(want[1], abs=1e-2)
+        assert got[2:] == pytest.approx(want[2:], abs=2e-2)
+    # held out: the fixture's GSM8K answers are 50-60 tokens, MMLU's 8: the length heads
+    # learn which is which, and the gain head that "integral" is where the strong model gains
+    def heads(o: Outcome) -> list[float]:
+        _chat, f = request_of(o, "x")
+        return model.logits(o.prompt, f.task, f.prompt_tokens, bool(o.history))
+
+    gsm = [o for o in parts.test.outcomes if o.benchmark == "gsm8k"]
+    mmlu = [o for o in parts.test.outcomes if o.benchmark == "mmlu"]
+    for head in (2, 3):
+        shortest = min(heads(o)[head] for o in gsm)
+        assert shortest > max(heads(o)[head] for o in mmlu) + 0.3
+        assert shortest > math.log1p(8)
+    gains = {
+        "integral" in o.prompt.lower(): model.logits(o.prompt, "general", 20, False)[1]
+        for o in gsm
+    }
+    assert gains[True] > gains[False] + 0.2
     # held-out subjects: the word "integral" still marks the prompts the cheap model fails
     hard, easy = [], []
     for o in parts.test.outcomes:

@@ -70,6 +70,9 @@ class TestCaseSpec(Strict):
     prompt_tokens: int | None = Field(
         None, ge=0, description="pin the prompt estimate (a long conversation, in short)"
     )
+    difficulty_per_cost: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="pin the signal's gain per extra cost"
+    )
     expect: ExpectSpec
 
 
@@ -207,6 +210,8 @@ def run_test(entry: Entry, config: Config) -> ConfigIssue | None:
         features = dataclasses.replace(features, difficulty=case.difficulty)
     if case.prompt_tokens is not None:
         features = dataclasses.replace(features, prompt_tokens=case.prompt_tokens)
+    if case.difficulty_per_cost is not None:
+        features = dataclasses.replace(features, difficulty_per_cost=case.difficulty_per_cost)
     try:
         decision = decide(
             DecisionInput(

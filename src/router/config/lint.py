@@ -79,6 +79,12 @@ def covers(a: Match, b: Match) -> bool:
     ranges = (
         (a.min_prompt_tokens, a.max_prompt_tokens, b.min_prompt_tokens, b.max_prompt_tokens),
         (a.min_difficulty, a.max_difficulty, b.min_difficulty, b.max_difficulty),
+        (
+            a.min_difficulty_per_cost,
+            a.max_difficulty_per_cost,
+            b.min_difficulty_per_cost,
+            b.max_difficulty_per_cost,
+        ),
     )
     for a_lo, a_hi, b_lo, b_hi in ranges:
         if a_lo is not None and (b_lo is None or b_lo < a_lo):
@@ -231,6 +237,7 @@ def _shape_only(m: Match, *, difficulty: bool = False) -> bool:
         and m.min_prompt_tokens is None
         and m.max_prompt_tokens is None
         and m.uses_difficulty == difficulty
+        and not m.uses_difficulty_per_cost
     )
 
 

@@ -71,14 +71,49 @@ def load_config(path: Path) -> Config:
     for policy, index in policies.difficulty_rules() if difficulty is None else ():
         issues.append(
             ConfigIssue(
-                raw.named["policies"][policy].locate(("rules", index, "when", "difficulty")),
+                raw.named["policies"][policy].locate(
+                    ("rules", index, "when", _signal_key(policies, policy, index))
+                ),
                 "this rule uses the difficulty signal, which needs a difficulty model",
                 "set 'server: {difficulty_model: difficulty.json}' (built by router train)",
             )
         )
+    if difficulty is not None:
+        difficulty, why = _priced(difficulty, catalog)
+        for policy, index in policies.per_cost_rules() if why else ():
+            issues.append(
+                ConfigIssue(
+                    raw.named["policies"][policy].locate(
+                        ("rules", index, "when", "difficulty_per_cost")
+                    ),
+                    f"difficulty_per_cost cannot be scored: {why}",
+                    "retrain the model with: router train DATASET -o FILE",
+                )
+            )
     if issues or server is None or auth is None:
         raise ConfigError(issues)
     return Config(raw.files, server, auth, catalog, raw, policies, tenancy, difficulty, request_log)
+
+
+def _signal_key(policies: PolicySet, policy: str, index: int) -> str:
+    match = policies.policies[policy].rules[index].match
+    return "difficulty_per_cost" if match.uses_difficulty_per_cost else "difficulty"
+
+
+def _priced(model: DifficultyModel, catalog: Catalog) -> tuple[DifficultyModel, str | None]:
+    """The signal with its two models' catalog prices bound, so requests get a
+    ``difficulty_per_cost``; else the model as it is and why not."""
+    if not model.prices_cost:
+        return model, "the difficulty model has no cost heads (a format 1 file)"
+    found = [catalog.models.get(name) for name in (model.strong, model.weak)]
+    prices = [m.price for m in found if m is not None]
+    if len(prices) < 2:
+        return model, f"{model.strong} and {model.weak} need prices in the catalog"
+    try:
+        strong, weak = ((p.input_per_token, p.output_per_token) for p in prices)
+        return model.priced(strong, weak), None
+    except ValueError as exc:
+        return model, str(exc)
 
 
 def _difficulty(

@@ -234,6 +234,8 @@ def _match(spec: MatchSpec) -> Match:
         max_prompt_tokens=spec.max_prompt_tokens,
         min_difficulty=spec.difficulty.min if spec.difficulty else None,
         max_difficulty=spec.difficulty.max if spec.difficulty else None,
+        min_difficulty_per_cost=spec.difficulty_per_cost.min if spec.difficulty_per_cost else None,
+        max_difficulty_per_cost=spec.difficulty_per_cost.max if spec.difficulty_per_cost else None,
     )
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from router.policy.difficulty import DifficultyModel
+from router.policy.difficulty import DifficultyModel, Score
 from router.wire import ChatRequest
 
 TaskClass = str  # one of config.TASK_CLASSES: "code" | "reasoning" | "general"
@@ -84,6 +84,9 @@ class Features:
     # and its mean over the signal's training prompts (what "an average request" means)
     difficulty: float | None = None
     difficulty_mean: float = 0.5
+    # the same signal's predicted quality gain per extra cost of the strong model, relative to
+    # the average request's (needs a format 2 file and both models' prices); scored together
+    difficulty_per_cost: float | None = None
 
     @property
     def required_capabilities(self) -> frozenset[str]:
@@ -114,7 +117,7 @@ def classify(chat: ChatRequest, signal: DifficultyModel | None = None) -> Featur
     has_tools = bool(chat.tools or chat.functions)
     task = classify_task(chat)
     prompt_tokens = estimate_prompt_tokens(chat)
-    difficulty = None if signal is None else difficulty_of(chat, task, prompt_tokens, signal)
+    score = None if signal is None else score_of(chat, task, prompt_tokens, signal)
     return Features(
         task=task,
         prompt_tokens=prompt_tokens,
@@ -125,19 +128,27 @@ def classify(chat: ChatRequest, signal: DifficultyModel | None = None) -> Featur
         stream=bool(chat.stream),
         demands=demands_of(chat),
         choices=chat.n or 1,
-        difficulty=difficulty,
+        difficulty=score.difficulty if score is not None else None,
         difficulty_mean=signal.mean_difficulty if signal is not None else 0.5,
+        difficulty_per_cost=score.per_cost if score is not None else None,
     )
+
+
+def score_of(
+    chat: ChatRequest, task: TaskClass, prompt_tokens: int, signal: DifficultyModel
+) -> Score:
+    """The learned signal's reading of the last user turn, both values from one pass over its
+    features (``router replay`` re-scores a logged prompt with it, under a candidate config's
+    signal)."""
+    users = [m for m in chat.messages if m.role == "user"]
+    text = _text_of(users[-1].content) if users else ""
+    return signal.score(text, task, prompt_tokens, len(users) > 1)
 
 
 def difficulty_of(
     chat: ChatRequest, task: TaskClass, prompt_tokens: int, signal: DifficultyModel
 ) -> float:
-    """The learned signal's score of the last user turn (``router replay`` re-scores a logged
-    prompt with it, under a candidate config's signal)."""
-    users = [m for m in chat.messages if m.role == "user"]
-    text = _text_of(users[-1].content) if users else ""
-    return signal.difficulty(text, task, prompt_tokens, len(users) > 1)
+    return score_of(chat, task, prompt_tokens, signal).difficulty
 
 
 def demands_of(chat: ChatRequest) -> frozenset[str]:

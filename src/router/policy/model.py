@@ -42,6 +42,10 @@ class Match:
     max_prompt_tokens: int | None = None
     min_difficulty: float | None = None  # the learned signal; no signal -> no match
     max_difficulty: float | None = None
+    # the learned signal's predicted quality gain per extra cost of the strong model, relative
+    # to the average request's (1.0: what a random mix buys); no signal or prices -> no match
+    min_difficulty_per_cost: float | None = None
+    max_difficulty_per_cost: float | None = None
 
     def matches(
         self, task: str, features: Features, principal: Principal, headers: Mapping[str, str]
@@ -64,13 +68,12 @@ class Match:
             return False
         if self.max_prompt_tokens is not None and tokens > self.max_prompt_tokens:
             return False
-        if self.min_difficulty is None and self.max_difficulty is None:
-            return True
-        d = features.difficulty
-        return (
-            d is not None
-            and (self.min_difficulty is None or d >= self.min_difficulty)
-            and (self.max_difficulty is None or d <= self.max_difficulty)
+        return _within(features.difficulty, self.min_difficulty, self.max_difficulty) and (
+            _within(
+                features.difficulty_per_cost,
+                self.min_difficulty_per_cost,
+                self.max_difficulty_per_cost,
+            )
         )
 
     @property
@@ -81,6 +84,10 @@ class Match:
     @property
     def uses_difficulty(self) -> bool:
         return self.min_difficulty is not None or self.max_difficulty is not None
+
+    @property
+    def uses_difficulty_per_cost(self) -> bool:
+        return self.min_difficulty_per_cost is not None or self.max_difficulty_per_cost is not None
 
     @property
     def catch_all(self) -> bool:
@@ -116,6 +123,13 @@ class SplitArm:
     name: str  # as written in the rule's candidates
     weight: float  # normalised: the arms of a rule sum to 1
     deployments: frozenset[str]
+
+
+def _within(value: float | None, low: float | None, high: float | None) -> bool:
+    """An inclusive range; a bound on a value the request lacks never matches."""
+    if low is None and high is None:
+        return True
+    return value is not None and (low is None or value >= low) and (high is None or value <= high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +213,23 @@ class PolicySet:
         return any(p.degrade is not None for p in self.policies.values())
 
     def difficulty_rules(self) -> list[tuple[str, int]]:
-        """(policy, rule index) of every rule with a ``difficulty`` condition."""
+        """(policy, rule index) of every rule that uses the learned signal."""
         return [
             (p.name, i)
             for p in self.policies.values()
             for i, r in enumerate(p.rules)
-            if r.match.uses_difficulty or r.quality_by_difficulty
+            if r.match.uses_difficulty
+            or r.match.uses_difficulty_per_cost
+            or r.quality_by_difficulty
+        ]
+
+    def per_cost_rules(self) -> list[tuple[str, int]]:
+        """(policy, rule index) of every rule with a ``difficulty_per_cost`` condition."""
+        return [
+            (p.name, i)
+            for p in self.policies.values()
+            for i, r in enumerate(p.rules)
+            if r.match.uses_difficulty_per_cost
         ]
 
 

@@ -40,6 +40,13 @@ class RangeSpec(Strict):
         return self
 
 
+class RatioRangeSpec(RangeSpec):
+    """A range of a non-negative ratio (no upper limit of 1)."""
+
+    min: float | None = Field(None, ge=0, allow_inf_nan=False)
+    max: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
 class MatchSpec(Strict):
     task: TaskList | None = None
     team: NameList | None = None
@@ -53,6 +60,11 @@ class MatchSpec(Strict):
     max_prompt_tokens: int | None = Field(None, ge=0)
     difficulty: RangeSpec | None = Field(
         None, description="P(the request needs the strong model), from server.difficulty_model"
+    )
+    difficulty_per_cost: RatioRangeSpec | None = Field(
+        None,
+        description="predicted quality gain of the strong model per extra cost, relative to "
+        "the average request (1.0: what a random mix buys), from server.difficulty_model",
     )
 
 

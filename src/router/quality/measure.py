@@ -117,6 +117,24 @@ def threshold_sweep(
     return out
 
 
+def per_cost_sweep(
+    cases: Sequence[Case], strong: str, weak: str, thresholds: Sequence[float]
+) -> list[Point]:
+    """The signal's gain per extra cost alone: the strong model when it is >= t (a request
+    without one stays on the cheap model), for every t."""
+    out = []
+    for t in thresholds:
+        picks = [
+            strong
+            if c.features.difficulty_per_cost is not None and c.features.difficulty_per_cost >= t
+            else weak
+            for c in cases
+        ]
+        p = point(f"difficulty_per_cost >= {t:.3f}", cases, picks, strong)
+        out.append(Point(p.name, p.quality, p.cost_usd, p.strong_share, p.latency_s, 0, t))
+    return out
+
+
 def oracle_curve(cases: Sequence[Case], strong: str, weak: str, steps: int = 20) -> list[Point]:
     """The best possible router at each share of strong calls: the prompts where the strong
     model gains most go to it first."""

@@ -20,11 +20,12 @@ from router.quality.measure import (
     beats_random,
     oracle,
     oracle_curve,
+    per_cost_sweep,
     point,
     threshold_sweep,
 )
 from router.quality.outcomes import Dataset
-from router.quality.simulate import Case, route_policy, sweepable
+from router.quality.simulate import Case, route_policy, swept_bound
 
 STEPS = 40  # sweep points: every 2.5% of requests sent to the strong model
 # MT-Bench's categories as router's task classes (the issue's mapping).
@@ -95,19 +96,28 @@ def evaluate(
         sections.append(_section(bench, cases, idx, routed, strong, weak))
     frame = sections[0].frame
     curves = []
-    bounds = thresholds(cases)
-    if bounds:
-        curves.append(_curve("difficulty signal", frame, threshold_sweep(cases, strong, weak,
-                                                                         bounds)))  # fmt: skip
-    for name in policies if bounds else ():
-        if sweepable(config, name):
-            pts = []
-            for t in bounds:
-                r = route_policy(cases, name, config, dataset.models, seed, tick, t)
-                p = point(f"{name} difficulty<={t:.3f}", cases, r.choices, strong)
-                pts.append(Point(p.name, p.quality, p.cost_usd, p.strong_share, p.latency_s,
-                                 p.refused, t))  # fmt: skip
-            curves.append(_curve(f"policy {name}", frame, pts))
+    bounds = {
+        "max_difficulty": thresholds(cases),
+        "min_difficulty_per_cost": per_cost_bounds(cases),
+    }
+    if bounds["max_difficulty"]:
+        pts = threshold_sweep(cases, strong, weak, bounds["max_difficulty"])
+        curves.append(_curve("difficulty signal", frame, pts))
+    if bounds["min_difficulty_per_cost"]:
+        pts = per_cost_sweep(cases, strong, weak, bounds["min_difficulty_per_cost"])
+        curves.append(_curve("difficulty_per_cost signal", frame, pts))
+    for name in policies:
+        swept = swept_bound(config, name)
+        if swept is None or not bounds[swept]:
+            continue
+        label = "difficulty<=" if swept == "max_difficulty" else "difficulty_per_cost>="
+        pts = []
+        for t in bounds[swept]:
+            r = route_policy(cases, name, config, dataset.models, seed, tick, t)
+            p = point(f"{name} {label}{t:.3f}", cases, r.choices, strong)
+            pts.append(Point(p.name, p.quality, p.cost_usd, p.strong_share, p.latency_s,
+                             p.refused, t))  # fmt: skip
+        curves.append(_curve(f"policy {name}", frame, pts))
     curves.append(_curve("oracle", frame, oracle_curve(cases, strong, weak)))
     return Report(
         dataset=dataset.name,
@@ -132,6 +142,21 @@ def thresholds(cases: Sequence[Case], steps: int = STEPS) -> list[float]:
     for k in range(steps + 1):
         strong = round(k * n / steps)
         out.append(ds[n - strong - 1] if strong < n else -1.0)  # -1: nothing is easy enough
+    return sorted(set(out), reverse=True)
+
+
+def per_cost_bounds(cases: Sequence[Case], steps: int = STEPS) -> list[float]:
+    """Lower bounds of difficulty_per_cost that send 0, 1/steps, ... 100% of the requests to
+    the strong model (the first above every value: none)."""
+    found = (c.features.difficulty_per_cost for c in cases)
+    vs = sorted((v for v in found if v is not None), reverse=True)
+    if not vs:
+        return []
+    n = len(vs)
+    out = []
+    for k in range(steps + 1):
+        strong = round(k * n / steps)
+        out.append(vs[strong - 1] if strong else vs[0] + 1.0)
     return sorted(set(out), reverse=True)
 
 

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import Any
 
 from router.config.catalog import Catalog
 from router.config.load import Config
@@ -102,13 +103,14 @@ def route_policy(
     models: Sequence[str],
     seed: int,
     progress: Progress | None = None,
-    difficulty_max: float | None = None,
+    bound: float | None = None,
 ) -> Routed:
-    """``decide()`` for every case under ``policy``; ``difficulty_max`` overrides the upper
-    bound of every ``difficulty`` condition (the threshold sweep of a shipped policy)."""
+    """``decide()`` for every case under ``policy``; ``bound`` overrides the policy's swept
+    bound (``swept_bound``) in every rule that has it (the threshold sweep of a policy)."""
     policies = config.policies
-    if difficulty_max is not None:
-        policies = with_difficulty_max(config, policy, difficulty_max)
+    swept = swept_bound(config, policy)
+    if bound is not None and swept is not None:
+        policies = with_bound(config, policy, swept, bound)
     snapshot = unscored_snapshot(config.catalog, models)
     rng = random.Random(seed)
     choices: list[str | None] = []
@@ -134,13 +136,28 @@ def route_policy(
     return Routed(policy, tuple(choices), MappingProxyType(dict(rules)))
 
 
-def with_difficulty_max(config: Config, policy: str, bound: float) -> PolicySet:
-    """The policy set with ``policy``'s difficulty upper bounds replaced by ``bound``."""
+# The bounds a policy's sweep can vary, in the order they are looked for: the lower bound of
+# difficulty_per_cost (strong model at or above it), else the upper bound of difficulty
+# (cheap model at or below it).
+SWEPT = ("min_difficulty_per_cost", "max_difficulty")
+
+
+def swept_bound(config: Config, policy: str) -> str | None:
+    found = config.policies.policies.get(policy)
+    rules = found.rules if found is not None else ()
+    for name in SWEPT:
+        if any(getattr(r.match, name) is not None for r in rules):
+            return name
+    return None
+
+
+def with_bound(config: Config, policy: str, name: str, bound: float) -> PolicySet:
+    """The policy set with ``policy``'s bound ``name`` (a ``Match`` field) set to ``bound``
+    in every rule that has it."""
     found = config.policies.policies[policy]
+    bounds: dict[str, Any] = {name: bound}
     rules = tuple(
-        replace(r, match=replace(r.match, max_difficulty=bound))
-        if r.match.max_difficulty is not None
-        else r
+        replace(r, match=replace(r.match, **bounds)) if getattr(r.match, name) is not None else r
         for r in found.rules
     )
     table = dict(config.policies.policies)
@@ -150,5 +167,4 @@ def with_difficulty_max(config: Config, policy: str, bound: float) -> PolicySet:
 
 
 def sweepable(config: Config, policy: str) -> bool:
-    found = config.policies.policies.get(policy)
-    return found is not None and any(r.match.max_difficulty is not None for r in found.rules)
+    return swept_bound(config, policy) is not None
