@@ -3,10 +3,12 @@ per request on an 8 KB prompt), with the shipped ``policies/difficulty.json``.
 
     .venv/bin/python bench/bench_difficulty.py [ITERATIONS]
 
-Times ``DifficultyModel.difficulty`` alone (pure Python, no scikit-learn; thread CPU time, so
-other processes on a busy machine count less) on prompts of several sizes: real text from
-the shared RouteLLM data when it is beside the repo, else generated prose. Exits non-zero
-when the 8 KB median is over the goal.
+Times ``DifficultyModel.score`` as ``classify`` calls it once per request: one pass over the
+features for every head, giving both ``difficulty`` and ``difficulty_per_cost`` (with the
+shipped catalog's prices bound, as the config loader binds them). Pure Python, no
+scikit-learn; thread CPU time, so other processes on a busy machine count less; prompts of
+several sizes: real text from the shared RouteLLM data when it is beside the repo, else
+generated prose. Exits non-zero when the 8 KB median is over the goal.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from router.policy.difficulty import from_json
+from router.config.load import load_config
+from router.policy.difficulty import DifficultyModel
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_US = 100.0
@@ -34,16 +37,25 @@ def corpus() -> str:
     return " ".join(f"{w}{i % 97}" for i, w in enumerate(words.split() * 2000))
 
 
-def measure(text: str, iterations: int) -> tuple[float, float]:
-    model = from_json(json.loads((REPO / "policies" / "difficulty.json").read_text()))
+def shipped() -> DifficultyModel:
+    """The shipped signal as the server holds it: loaded and priced from policies/."""
+    model = load_config(REPO / "policies").difficulty
+    assert model is not None
+    assert model.upgrade is not None
+    assert model.upgrade.prices is not None
+    return model
+
+
+def measure(model: DifficultyModel, text: str, iterations: int) -> tuple[float, float]:
+    assert model.score(text, "general", len(text) // 4).per_cost is not None
     for _ in range(min(500, iterations)):
-        model.difficulty(text, "general", len(text) // 4)
+        model.score(text, "general", len(text) // 4)
     samples = []
     # CPU time of this thread: other processes on a busy machine do not count against it
     clock = time.thread_time_ns
     for _ in range(iterations):
         start = clock()
-        model.difficulty(text, "general", len(text) // 4)
+        model.score(text, "general", len(text) // 4)
         samples.append(clock() - start)
     samples.sort()
     return statistics.median(samples) / 1000, samples[int(len(samples) * 0.99)] / 1000
@@ -52,10 +64,11 @@ def measure(text: str, iterations: int) -> tuple[float, float]:
 def main() -> int:
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     text = corpus()
+    model = shipped()
     result = 0.0
     for size in (256, 2048, 8192, 65536):
         prompt = (text * (size // len(text) + 1))[:size]
-        median, p99 = measure(prompt, iterations)
+        median, p99 = measure(model, prompt, iterations)
         print(f"{size:>6} chars: median {median:6.1f} us, p99 {p99:6.1f} us")
         if size == 8192:
             result = median

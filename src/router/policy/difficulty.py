@@ -70,8 +70,13 @@ def window(text: str) -> str:
     return text.lower()
 
 
+def tokens(text: str) -> list[str]:
+    """The window's words, in order (lower-cased, punctuation as space)."""
+    return window(text).translate(_PUNCTUATION).split()
+
+
 def text_features(text: str) -> TextFeatures:
-    words = window(text).translate(_PUNCTUATION).split()
+    words = tokens(text)
     return TextFeatures(frozenset(words), frozenset(pairwise(words)))
 
 
@@ -167,8 +172,8 @@ class DifficultyModel:
 
     def logits(self, text: str, task: str, prompt_tokens: int, multi_turn: bool) -> list[float]:
         """Every head's linear score; each n-gram looked up once for all heads."""
-        feats = text_features(text)
-        words = feats.words
+        seq = tokens(text)
+        words = frozenset(seq)
         z = list(self.bias)
         if words:
             values = self.word_values
@@ -183,11 +188,12 @@ class DifficultyModel:
                 n = len(words)
                 for h, column in enumerate(zip(*rows, strict=True)):
                     z[h] += sum(column) / n
-        if feats.bigrams:
-            table = self.bigram_weights
-            hit = list(map(table.__getitem__, feats.bigrams & table.keys()))
+        table = self.bigram_weights
+        bigrams = frozenset(pairwise(seq)) if table else None  # a file without: not built
+        if bigrams:
+            hit = list(map(table.__getitem__, bigrams & table.keys()))
             if hit:
-                m = len(feats.bigrams)
+                m = len(bigrams)
                 for h, column in enumerate(zip(*hit, strict=True)):
                     z[h] += sum(column) / m
         for ws, x in zip(self.dense_weights, dense_features(task, prompt_tokens, multi_turn),
