@@ -89,6 +89,7 @@ def test_the_exported_signal_scores_like_scikit_learn_and_learns_the_rule(
         got = model.logits(o.prompt, f.task, f.prompt_tokens, bool(o.history))
         assert got[1] == pytest.approx(want[1], abs=1e-2)
         assert got[2:] == pytest.approx(want[2:], abs=2e-2)
+
     # held out: the fixture's GSM8K answers are 50-60 tokens, MMLU's 8: the length heads
     # learn which is which, and the gain head that "integral" is where the strong model gains
     def heads(o: Outcome) -> list[float]:
@@ -102,8 +103,7 @@ def test_the_exported_signal_scores_like_scikit_learn_and_learns_the_rule(
         assert shortest > max(heads(o)[head] for o in mmlu) + 0.3
         assert shortest > math.log1p(8)
     gains = {
-        "integral" in o.prompt.lower(): model.logits(o.prompt, "general", 20, False)[1]
-        for o in gsm
+        "integral" in o.prompt.lower(): model.logits(o.prompt, "general", 20, False)[1] for o in gsm
     }
     assert gains[True] > gains[False] + 0.2
     # held-out subjects: the word "integral" still marks the prompts the cheap model fails
