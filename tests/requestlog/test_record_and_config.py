@@ -41,7 +41,7 @@ def test_every_logged_feature_is_copied_as_classified_or_converted() -> None:
     # A field added to LoggedFeatures is either copied from Features by name (AS_CLASSIFIED)
     # or converted by hand in trail._features and replay._prepare: not silently left default.
     logged = {f.name for f in fields(LoggedFeatures)}
-    assert logged == set(AS_CLASSIFIED) | {"difficulty", "demands"}
+    assert logged == set(AS_CLASSIFIED) | {"difficulty", "difficulty_per_cost", "demands"}
     assert set(AS_CLASSIFIED) <= {f.name for f in fields(Features)}
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from router.cli import main
 from router.config.load import load_config
+from router.policy.difficulty import DENSE
 from router.requestlog.profile import fit
 from router.requestlog.record import LoggedFeatures, encode
 from router.requestlog.replay import replay
@@ -189,3 +190,67 @@ def test_replay_leaves_out_a_deployment_that_cannot_honour_a_logged_parameter(
     # Claude has no n: the request that asked for two choices is refused by name, as the
     # server would; the plain one is routed.
     assert {g.label: g.count for g in report.refused} == {"unsupported_parameter": 1}
+
+
+SIGNAL = {
+    "format": "router-difficulty/2",
+    "heads": ["cheap_enough", "gain", "log_answer_tokens_strong", "log_answer_tokens_weak"],
+    "strong": "big",
+    "weak": "small",
+    "bias": [0.5, 0.1, 4.0, 4.0],
+    "mean_difficulty": 0.4,
+    "upgrade_cost": {
+        "mean_gain": 0.1,
+        "mean_prompt_tokens": 40.0,
+        "mean_answer_tokens": {"strong": 50.0, "weak": 50.0},
+    },
+    "dense_weights": {name: [0.0] * 4 for name in DENSE},
+    "words": {"prove": [-4.0, 2.0, 0.0, 0.0]},
+    "chars": {},
+    "bigrams": {},
+}
+PER_COST = """\
+server: {difficulty_model: d.json}
+policies:
+  main:
+    default: true
+    rules:
+      - {name: upgrade, when: {difficulty_per_cost: {min: 1.0}}, candidates: [big]}
+      - {name: cheap, candidates: [small]}
+"""
+
+
+def test_replay_routes_on_difficulty_per_cost_logged_or_rescored(tmp_path: Path) -> None:
+    from router.requestlog.read import open_log
+    from router.requestlog.record import LoggedMessage, Text
+
+    directory = tmp_path / "candidate"
+    directory.mkdir()
+    (directory / "models.yaml").write_text(CATALOG)
+    (directory / "routing.yaml").write_text(PER_COST)
+    (directory / "d.json").write_text(json.dumps(SIGNAL))
+    config = load_config(directory)
+    assert config.difficulty is not None
+    # as logged live: one worth upgrading, one not (prompts not captured: the logged value)
+    worth = record(1, model="small", deployment="small@openai")
+    assert worth.features is not None
+    worth.features.difficulty_per_cost = 3.0
+    not_worth = record(2, model="big", deployment="big@openai")
+    assert not_worth.features is not None
+    not_worth.features.difficulty_per_cost = 0.2
+    # captured: the candidate's signal scores it again ("prove" predicts a gain of 1.1)
+    captured = record(3, model="small", deployment="small@openai")
+    captured.prompt = Text(captured.prompt.sha256, (LoggedMessage("user", "prove it"),))
+    assert captured.features is not None
+    expected = config.difficulty.score("prove it", "general", 40).per_cost
+    assert expected is not None
+    assert expected > 1.0
+    log = tmp_path / "requests.jsonl"
+    log.write_bytes(b"".join(encode(r) + b"\n" for r in (worth, not_worth, captured)))
+    result = replay(open_log(str(log)), config)
+    report = summarise(result, str(log), str(directory), examples=1)
+    assert {s.model: (s.before, s.after) for s in report.shares} == {
+        "big": (1, 2),
+        "small": (2, 1),
+    }
+    assert result.rescored == 1

@@ -33,6 +33,7 @@ class LoggedFeatures:
     wants_json: bool = False
     stream: bool = False
     difficulty: float | None = None  # the learned signal, when one was configured
+    difficulty_per_cost: float | None = None  # ... its gain per extra cost, when priced
     # Parameters set that not every provider honours (``classify.demands_of``), and ``n``:
     # replay leaves out the deployments that cannot honour them, and costs every choice.
     demands: tuple[str, ...] = ()

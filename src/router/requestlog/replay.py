@@ -13,10 +13,10 @@ decision is then priced and timed without calling anyone:
   learned signal, P(as good as its strong model): 1 on the strong model, 1 - difficulty on
   the cheap one.
 
-Difficulty is re-scored by the candidate's signal when the prompt was captured
-(``log: {capture: prompts}``); otherwise the logged score is used, and the report says how
-many requests that concerned. The task class is not re-computed: classify does not depend on
-config.
+Difficulty and difficulty_per_cost are re-scored by the candidate's signal (priced by the
+candidate's catalog) when the prompt was captured (``log: {capture: prompts}``); otherwise
+the logged scores are used, and the report says how many requests that concerned. The task
+class is not re-computed: classify does not depend on config.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from router.config.load import Config
 from router.errors import RouterError
 from router.offline import Progress
-from router.policy.classify import Features, difficulty_of
+from router.policy.classify import Features, score_of
 from router.policy.decide import DecisionInput, decide
 from router.policy.decision import Decision
 from router.policy.difficulty import DifficultyModel
@@ -94,11 +94,12 @@ def _prepare(
         if record.features is None:
             continue
         f = record.features
-        difficulty = f.difficulty
+        difficulty, per_cost = f.difficulty, f.difficulty_per_cost
         if signal is not None:
             if record.prompt.messages is not None:
                 chat = _chat(record, record.prompt)
-                difficulty = difficulty_of(chat, f.task, f.prompt_tokens, signal)
+                score = score_of(chat, f.task, f.prompt_tokens, signal)
+                difficulty, per_cost = score.difficulty, score.per_cost
                 rescored += 1
             elif difficulty is None:
                 missing += 1
@@ -109,6 +110,7 @@ def _prepare(
             demands=frozenset(f.demands),
             difficulty=difficulty,
             difficulty_mean=signal.mean_difficulty if signal is not None else 0.5,
+            difficulty_per_cost=per_cost,
         )
         # text is not needed past this point: do not hold a long log's prompts in memory
         kept.append((replace(record, prompt=Text(record.prompt.sha256), answer=None), features))

@@ -244,5 +244,9 @@ def _round(value: float | None) -> float | None:
 
 
 def _features(f: Features) -> LoggedFeatures:
-    demands = tuple(sorted(f.demands))
-    return LoggedFeatures(**as_classified(f), difficulty=_round(f.difficulty), demands=demands)
+    return LoggedFeatures(
+        **as_classified(f),
+        difficulty=_round(f.difficulty),
+        difficulty_per_cost=_round(f.difficulty_per_cost),
+        demands=tuple(sorted(f.demands)),
+    )
