@@ -228,7 +228,10 @@ class Pipeline:
                     if not want_usage:
                         if not chunk.get("choices"):
                             continue  # the usage-only chunk the client did not ask for
-                        chunk = {k: v for k, v in chunk.items() if k != "usage"}
+                        if kept is None and seen is None:
+                            del chunk["usage"]  # nothing else holds this chunk
+                        else:
+                            chunk = {k: v for k, v in chunk.items() if k != "usage"}
                 yield chunk
             status = 200
         except RouterError as exc:  # StreamInterrupted: the attempt failed mid-way
