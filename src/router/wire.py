@@ -171,7 +171,7 @@ def parse_chat_request(raw: bytes, *, max_messages: int) -> ParsedRequest:
     """Bytes -> ParsedRequest, or an ``InvalidRequest`` that names the field to fix."""
     body = json_object(raw)
     refuse_forbidden(body)
-    check_depth(body)
+    check_depth(body, raw)
     messages = body.get("messages")
     if isinstance(messages, list):
         check_count(messages, max_messages)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import typing
 
+import pytest
 from openai.types.chat import completion_create_params as sdk
 
 from router.cache.response import KEY_FIELDS, NOT_KEY_FIELDS
+from router.errors import InvalidRequest
 from router.wire import ChatRequest, parse_chat_request
+from router.wire_shapes import MAX_DEPTH
 
 
 def _sdk_fields() -> set[str]:
@@ -37,3 +40,21 @@ def test_the_newest_fields_parse() -> None:
     )
     assert parsed.chat.prompt_cache_retention == "24h"
     assert parsed.body["moderation"] == {"policy": {"input": {"mode": "block"}}}
+
+
+def _nested(depth: int) -> bytes:
+    """A chat body nested ``depth`` deep: its ``tools`` entry holds nested lists."""
+    inner = "[" * (depth - 3) + "]" * (depth - 3)  # body {, tools [, tool {, then the lists
+    return (
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": '
+        b'[{"type": "function", "function": {"name": "f"}, "x": ' + inner.encode() + b"}]}"
+    )
+
+
+def test_nesting_is_refused_past_the_limit_and_counted_from_the_text_first() -> None:
+    """At the limit the body passes; one level past it, it is refused (the walk is skipped
+    only for a text that opens too few objects and arrays to nest that deep)."""
+    parse_chat_request(_nested(MAX_DEPTH), max_messages=10)
+    with pytest.raises(InvalidRequest) as refused:
+        parse_chat_request(_nested(MAX_DEPTH + 1), max_messages=10)
+    assert refused.value.code == "nesting_too_deep"

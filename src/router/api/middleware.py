@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -159,7 +160,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         header_limit = self.header_limit()
-        if sum(len(k) + len(v) for k, v in scope["headers"]) > header_limit:
+        if sum(map(len, chain.from_iterable(scope["headers"]))) > header_limit:
             error: RouterError = HeadersTooLarge(
                 f"request headers are larger than the limit of {header_limit} bytes"
             )
