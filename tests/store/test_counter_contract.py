@@ -176,3 +176,21 @@ async def test_an_exchange_settles_first_then_admits_in_one_call(store: Store) -
     assert verdicts[1].levels[0].used == 1
     assert await store.fields(["{t}:spent"]) == [{"n": 5}]
     assert await store.exchange([], [Ask(draws=(_rpm("e", 1),))]) != []  # asks alone work too
+
+
+async def test_an_admitted_ask_reads_its_counters_after_the_take(store: Store) -> None:
+    ask = Ask(
+        draws=(_rpm("win", 10, amount=3), _rpm("forever", 100, amount=4, window=0)),
+        leases=(Lease("{t}:slots", 5, "h1", MINUTE),),
+        options=(Option(draws=(_rpm("dep", 10),)),),
+    )
+    (first,) = await store.admit([ask])
+    assert first.admitted
+    win, forever, slots = first.levels
+    assert (win.used, forever, slots) == (3, Level(4, 0), Level(1, 0))
+    assert 0 < win.reset_ms <= MINUTE
+    again = Ask(ask.draws, (Lease("{t}:slots", 5, "h2", MINUTE),), ask.options)
+    (second,) = await store.admit([again])
+    assert [lv.used for lv in second.levels] == [6, 8, 2]
+    assert 0 < second.levels[0].reset_ms <= win.reset_ms
+    assert [lv.used for lv in await store.levels(["{t}:dep"])] == [2]

@@ -369,3 +369,21 @@ async def test_a_settlement_retry_never_holds_up_the_next_admission(
     assert store.calls == ["admit", "settle", "admit", "settle", "settle"]
     assert adm.store_errors["settle"] == 1
     assert rec.store_errors.count("redis:settle") == 3
+
+
+async def test_replicas_hold_distinct_slots_on_one_store(tmp_path: Path) -> None:
+    config = config_from(
+        tmp_path, "auth:\n  keys:\n    - {name: alice, key_env: A, limits: {concurrent: 2}}\n"
+    )
+    store = MemoryStore()
+    one, _ = _admission(store)
+    two, _ = _admission(store)  # another replica: its holders never collide with one's
+    first = await one.admit(config.tenancy, _need(config))
+    await two.admit(config.tenancy, _need(config))
+    with pytest.raises(RateLimited):
+        await one.admit(config.tenancy, _need(config))
+    one.settle(first, None, None, 0.0, config.tenancy)
+    await one.aclose()
+    assert (await two.admit(config.tenancy, _need(config))).metered  # just the one slot back
+    with pytest.raises(RateLimited):
+        await one.admit(config.tenancy, _need(config))

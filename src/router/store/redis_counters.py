@@ -31,13 +31,13 @@ local function held(l)
   return redis.call('ZCARD', k)
 end
 -- group = {draws, leases}; draw = {key, limit, amount, window}; lease = {key, limit, holder, ttl}
-local function check(group, after)
+local function check(group)
   local used, resets, blocked = {}, {}, 0
   for _, d in ipairs(group[1]) do
     local u, r = level(d)
     used[#used + 1] = u
     resets[#resets + 1] = r
-    if blocked == 0 and not after and u + tonumber(d[3]) > tonumber(d[2]) then
+    if blocked == 0 and u + tonumber(d[3]) > tonumber(d[2]) then
       blocked = #used
     end
   end
@@ -45,23 +45,41 @@ local function check(group, after)
     local n = held(l)
     used[#used + 1] = n
     resets[#resets + 1] = 0
-    if blocked == 0 and not after and n + 1 > tonumber(l[2]) then blocked = #used end
+    if blocked == 0 and n + 1 > tonumber(l[2]) then blocked = #used end
   end
   return used, resets, blocked
 end
-local function apply(group)
+-- Takes what the group asked for; notes each counter's state afterwards in `after` (by key,
+-- so a key named twice reads its final state), sparing the reads of a second check.
+local function apply(group, after)
   for _, d in ipairs(group[1]) do
     local k = KEYS[d[1]]
-    redis.call('INCRBY', k, d[3])
-    if tonumber(d[4]) > 0 and redis.call('PTTL', k) == -1 then
+    local used = redis.call('INCRBY', k, d[3])
+    local ttl = redis.call('PTTL', k)
+    if tonumber(d[4]) > 0 and ttl == -1 then
       redis.call('PEXPIRE', k, d[4])
+      ttl = tonumber(d[4])
     end
+    if ttl < 0 then ttl = 0 end
+    if after then after[k] = {used, ttl} end
   end
   for _, l in ipairs(group[2]) do
     local k = KEYS[l[1]]
     redis.call('ZADD', k, now + tonumber(l[4]), l[3])
     if redis.call('PTTL', k) < tonumber(l[4]) then redis.call('PEXPIRE', k, l[4]) end
+    if after then after[k] = {redis.call('ZCARD', k), 0} end
   end
+end
+local function levels(group, after)
+  local used, resets = {}, {}
+  for _, g in ipairs(group) do
+    for _, c in ipairs(g) do
+      local a = after[KEYS[c[1]]]
+      used[#used + 1] = a[1]
+      resets[#resets + 1] = a[2]
+    end
+  end
+  return used, resets
 end
 local out = {}
 for i, ask in ipairs(cjson.decode(ARGV[#ARGV])) do
@@ -79,9 +97,10 @@ for i, ask in ipairs(cjson.decode(ARGV[#ARGV])) do
       res.x[#res.x + 1] = {j, ob, ou[ob], orr[ob]}
     end
     if #ask[3] == 0 or res.o > 0 then
-      apply(ask)
+      local after = {}
+      apply(ask, after)
       res.ok = 1
-      res.u, res.r = check(ask, true)
+      res.u, res.r = levels({ask[1], ask[2]}, after)
     end
   end
   out[i] = res
@@ -92,6 +111,7 @@ return cjson.encode(out)
 _SETTLE_EACH = """
 -- per settlement: {once, ttl, adjusts, releases, adds}; once = 0 or a key position
 -- adjusts = {key, delta, window, create}; releases = {key, holder}; adds = {key, field, n, ttl}
+local timed = {}
 for _, s in ipairs(cjson.decode(ARGV[1])) do
   if s[1] == 0 or redis.call('SET', KEYS[s[1]], 1, 'NX', 'PX', s[2]) then
     for _, a in ipairs(s[3]) do
@@ -110,8 +130,9 @@ for _, s in ipairs(cjson.decode(ARGV[1])) do
     for _, f in ipairs(s[5]) do
       local k = KEYS[f[1]]
       redis.call('HINCRBY', k, f[2], f[3])
-      if tonumber(f[4]) > 0 and redis.call('PTTL', k) == -1 then
-        redis.call('PEXPIRE', k, f[4])
+      if tonumber(f[4]) > 0 and not timed[k] then
+        if redis.call('PTTL', k) == -1 then redis.call('PEXPIRE', k, f[4]) end
+        timed[k] = true  -- it has its expiry now: the call's other adds need not look
       end
     end
   end

@@ -16,6 +16,7 @@ Keys live under one Redis hash tag, ``{tenancy}``, so a Cluster keeps them on on
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import math
 import secrets
@@ -41,7 +42,7 @@ from router.tenancy import asks
 from router.tenancy.asks import Need, Skip, Ticket
 from router.tenancy.batch import Batcher
 from router.tenancy.headers import duration, retry_after
-from router.tenancy.periods import iso, period_end, period_label
+from router.tenancy.periods import iso, label_at, period_end
 from router.tenancy.rules import Budget, Limit, Tenancy
 
 SETTLE_RETRY_S = (0.25, 0.5, 1.0, 2.0)  # then a settlement is given up and counted
@@ -91,12 +92,13 @@ class Admission:
         options, option_items = asks.deployment_options(tenancy, need, holder)
         if not options and not any(s.limits or s.budgets for s in scopes):
             return Ticket(need.principal, need.candidates)
-        now = datetime.fromtimestamp(self._wall_clock(), UTC)
+        ts = self._wall_clock()
         first = need.candidates[0] if need.candidates else None
         tokens = max(1, need.prompt_tokens + (first.output_tokens if first else 0))
         nano = max(1, math.ceil((first.cost_usd if first else 0.0) * asks.NANO_USD))
-        draws, leases, items = asks.scope_asks(scopes, holder, tokens, nano, now)
-        ask = Ask(tuple(draws), tuple(leases), options)
+        asked = asks.scope_asks(scopes, holder, tokens, nano, ts)
+        items = asked.items
+        ask = Ask(tuple(asked.draws), tuple(asked.leases), options)
 
         def ticket(verdict: Verdict, headers: dict[str, str]) -> Ticket:
             return Ticket(
@@ -110,9 +112,9 @@ class Admission:
                 tokens=tokens,
                 nano=nano,
                 dep_tokens=asks.option_tokens(need, verdict.option),
-                token_keys=asks.keys_of(draws, items, "tpm"),
-                budget_keys=asks.keys_of(draws, items, "budget"),
-                lease_keys=tuple(le.key for le in leases),
+                token_keys=asked.token_keys,
+                budget_keys=asked.budget_keys,
+                lease_keys=tuple(le.key for le in asked.leases),
             )
 
         future = self._calls.submit(ask)
@@ -134,6 +136,7 @@ class Admission:
             out.skipped = tuple(self._skip(option_items, need, s.option, s.item, s.level)
                                 for s in verdict.skipped)  # fmt: skip
             return out
+        now = datetime.fromtimestamp(ts, UTC)
         raise self._refusal(need, verdict, items, option_items, headers, tokens, nano, now)
 
     def _undo(
@@ -318,17 +321,16 @@ class Admission:
         team, key = principal.team or "", principal.name
         answered = served or asks.chosen_deployment(ticket)
         model = answered.logical_model if answered is not None else ""
-        day = period_label("day", datetime.fromtimestamp(self._wall_clock(), UTC))
-        spend_key = f"{asks.PREFIX}spend:{day}"
-        where = f"{team}\t{key}\t{model}"
-        adds = [FieldAdd(spend_key, f"req\t{where}", 1, asks.SPEND_TTL_MS)]
+        spend_key, req, usd, tokens_in, tokens_out = _spend_fields(
+            label_at("day", self._wall_clock()), team, key, model
+        )
+        ttl = asks.SPEND_TTL_MS
+        adds = [FieldAdd(spend_key, req, 1, ttl)]
         if nano:
-            adds.append(FieldAdd(spend_key, f"usd\t{where}", nano, asks.SPEND_TTL_MS))
+            adds.append(FieldAdd(spend_key, usd, nano, ttl))
         if usage is not None:
-            adds.append(FieldAdd(spend_key, f"in\t{where}", usage.prompt_tokens, asks.SPEND_TTL_MS))
-            adds.append(
-                FieldAdd(spend_key, f"out\t{where}", usage.completion_tokens, asks.SPEND_TTL_MS)
-            )
+            adds.append(FieldAdd(spend_key, tokens_in, usage.prompt_tokens, ttl))
+            adds.append(FieldAdd(spend_key, tokens_out, usage.completion_tokens, ttl))
         if cost_usd:
             self._observer.spent(team, key, cost_usd)
         once = f"{asks.PREFIX}settled:{ticket.holder or self._new_id()}"
@@ -410,6 +412,14 @@ class Admission:
         await self._calls.drain()
         while self._retries:
             await asyncio.gather(*list(self._retries), return_exceptions=True)
+
+
+@functools.lru_cache(maxsize=1024)
+def _spend_fields(day: str, team: str, key: str, model: str) -> tuple[str, str, str, str, str]:
+    """The day's spend counter and its fields for one team, key and model (see ``spend``)."""
+    where = f"{team}\t{key}\t{model}"
+    return f"{asks.PREFIX}spend:{day}", f"req\t{where}", f"usd\t{where}", f"in\t{where}", \
+        f"out\t{where}"  # fmt: skip
 
 
 def _consume(future: asyncio.Future[Verdict | None]) -> None:

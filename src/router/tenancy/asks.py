@@ -11,8 +11,8 @@ from datetime import datetime
 from router.config.catalog import Deployment
 from router.shapes import Principal
 from router.store.counters import Adjust, Draw, Lease, Level, Option, Release
-from router.tenancy.headers import Room, rate_headers, tightest
-from router.tenancy.periods import counter_ttl_ms, period_label
+from router.tenancy.headers import Room, rate_headers
+from router.tenancy.periods import label_at, period_label, ttl_ms_at
 from router.tenancy.rules import Budget, Limit, Scope, Tenancy
 
 NANO_USD = 1_000_000_000  # budgets and spend are counted in integer nano-dollars
@@ -91,29 +91,48 @@ def budget_id(budget: Budget) -> str:
     return f"{budget.scope}:{budget.name}:{budget.period}"
 
 
-def scope_asks(
-    scopes: Sequence[Scope], holder: str, tokens: int, nano: int, now: datetime
-) -> tuple[list[Draw], list[Lease], list[Item]]:
+@dataclass(slots=True)
+class ScopeAsk:
+    """What a caller's scopes ask: draws then leases, what each stands for (``items``, in
+    the same order), and the keys a settlement reconciles."""
+
+    draws: list[Draw]
+    leases: list[Lease]
+    items: list[Item]
+    token_keys: tuple[str, ...]
+    budget_keys: tuple[str, ...]
+
+
+def scope_asks(scopes: Sequence[Scope], holder: str, tokens: int, nano: int, ts: float) -> ScopeAsk:
+    """``ts``: the wall clock (seconds), which names each budget's period."""
     draws: list[Draw] = []
     leases: list[Lease] = []
     draw_items: list[Item] = []
     lease_items: list[Item] = []
+    token_keys: list[str] = []
+    budget_keys: list[str] = []
     for scope in scopes:
         for limit in scope.limits:
-            key = counter_key(limit.kind, scope.kind, scope.name)
-            if limit.kind == "concurrent":
+            kind = limit.kind
+            key = f"{PREFIX}{kind}:{scope.kind}:{scope.name}"
+            if kind == "concurrent":
                 leases.append(Lease(key, limit.amount, holder, LEASE_TTL_MS))
                 lease_items.append(Item(limit=limit))
-                continue
-            amount = 1 if limit.kind == "rpm" else tokens
-            draws.append(Draw(key, limit.amount, amount, WINDOW_MS))
-            draw_items.append(Item(limit=limit))
+            elif kind == "rpm":
+                draws.append(Draw(key, limit.amount, 1, WINDOW_MS))
+                draw_items.append(Item(limit=limit))
+            else:
+                draws.append(Draw(key, limit.amount, tokens, WINDOW_MS))
+                draw_items.append(Item(limit=limit))
+                token_keys.append(key)
         for budget in scope.budgets:
-            key = budget_key(scope, budget, now)
-            ttl = counter_ttl_ms(budget.period, now)
-            draws.append(Draw(key, round(budget.usd * NANO_USD), nano, ttl))
+            period = budget.period
+            key = f"{PREFIX}budget:{period}:{label_at(period, ts)}:{scope.kind}:{scope.name}"
+            draws.append(Draw(key, round(budget.usd * NANO_USD), nano, ttl_ms_at(period, ts)))
             draw_items.append(Item(budget=budget))
-    return draws, leases, draw_items + lease_items
+            budget_keys.append(key)
+    draw_items += lease_items
+    return ScopeAsk(draws, leases, draw_items, tuple(token_keys), tuple(budget_keys))
 
 
 def deployment_group(
@@ -201,26 +220,27 @@ def option_tokens(need: Need, option: int | None) -> int:
     return max(1, need.prompt_tokens + need.candidates[option].output_tokens)
 
 
-def keys_of(draws: Sequence[Draw], items: Sequence[Item], what: str) -> tuple[str, ...]:
-    if what == "budget":
-        return tuple(d.key for d, i in zip(draws, items, strict=False) if i.budget is not None)
-    return tuple(
-        d.key
-        for d, i in zip(draws, items, strict=False)
-        if i.limit is not None and i.limit.kind == what
-    )
-
-
 def rate_limit_headers(items: list[Item], levels: Sequence[Level]) -> dict[str, str]:
-    requests: list[Room] = []
-    tokens: list[Room] = []
+    """The tightest rpm and tpm limit as the admission saw them (the least remaining; on a
+    tie, the one that resets last)."""
+    requests: Room | None = None
+    tokens: Room | None = None
     for item, level in zip(items, levels, strict=False):
         limit = item.limit
-        if limit is None or limit.kind == "concurrent":
+        if limit is None:
             continue
-        room = Room(limit.amount, limit.amount - level.used, level.reset_ms)
-        (requests if limit.kind == "rpm" else tokens).append(room)
-    return rate_headers(tightest(requests), tightest(tokens))
+        kind = limit.kind
+        if kind == "concurrent":
+            continue
+        remaining = limit.amount - level.used
+        best = requests if kind == "rpm" else tokens
+        if best is None or (remaining, -level.reset_ms) < (best.remaining, -best.reset_ms):
+            room = Room(limit.amount, remaining, level.reset_ms)
+            if kind == "rpm":
+                requests = room
+            else:
+                tokens = room
+    return rate_headers(requests, tokens)
 
 
 def denies_on_store_error(item: Item) -> bool:

@@ -17,10 +17,6 @@ class Room:
     reset_ms: int
 
 
-def tightest(rooms: list[Room]) -> Room | None:
-    return min(rooms, key=lambda r: (r.remaining, -r.reset_ms), default=None)
-
-
 def rate_headers(requests: Room | None, tokens: Room | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for kind, room in (("requests", requests), ("tokens", tokens)):

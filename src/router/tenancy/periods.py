@@ -10,6 +10,7 @@ from typing import Literal
 
 Period = Literal["day", "month", "total"]
 GRACE_MS = 86_400_000  # a period's counter outlives its period by a day (late settlements)
+_DAY_S = 86_400
 
 
 def period_label(period: Period, now: datetime) -> str:
@@ -44,3 +45,34 @@ def counter_ttl_ms(period: Period, now: datetime) -> int:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# The request path names periods from a wall-clock timestamp: what depends only on the UTC
+# day is computed once per day (a datetime per admission and settlement showed in profiles).
+
+
+@functools.lru_cache(maxsize=8)
+def _midnight(day: int) -> datetime:
+    return datetime.fromtimestamp(day * _DAY_S, UTC)
+
+
+def label_at(period: Period, ts: float) -> str:
+    """``period_label`` for a wall-clock timestamp."""
+    if period == "total":
+        return "total"
+    day = _midnight(int(ts // _DAY_S))
+    return _label(period, day.year, day.month, day.day)
+
+
+@functools.lru_cache(maxsize=8)
+def _end_ms(period: Period, day: int) -> int:
+    end = period_end(period, _midnight(day))
+    assert end is not None
+    return int(end.timestamp() * 1000)
+
+
+def ttl_ms_at(period: Period, ts: float) -> int:
+    """``counter_ttl_ms`` for a wall-clock timestamp."""
+    if period == "total":
+        return 0
+    return _end_ms(period, int(ts // _DAY_S)) - int(ts * 1000) + GRACE_MS
