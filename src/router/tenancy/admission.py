@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from router.config.catalog import Deployment
-from router.errors import BudgetExceeded, LimitsUnavailable, RateLimited, RouterError
+from router.errors import LimitsUnavailable
 from router.shapes import Principal, Usage
 from router.store import Store, StoreError
 from router.store.counters import (
@@ -38,11 +38,10 @@ from router.store.counters import (
     Settlement,
     Verdict,
 )
-from router.tenancy import asks
+from router.tenancy import asks, refusals
 from router.tenancy.asks import Need, Skip, Ticket
 from router.tenancy.batch import Batcher
-from router.tenancy.headers import duration, retry_after
-from router.tenancy.periods import iso, label_at, period_end
+from router.tenancy.periods import label_at
 from router.tenancy.rules import Budget, Limit, Tenancy
 
 SETTLE_RETRY_S = (0.25, 0.5, 1.0, 2.0)  # then a settlement is given up and counted
@@ -137,7 +136,14 @@ class Admission:
                                 for s in verdict.skipped)  # fmt: skip
             return out
         now = datetime.fromtimestamp(ts, UTC)
-        raise self._refusal(need, verdict, items, option_items, headers, tokens, nano, now)
+        skips: list[Skip] = []
+        if verdict.blocked is None:  # every candidate deployment is at its quota
+            skips = [self._skip(option_items, need, s.option, s.item, s.level)
+                     for s in verdict.skipped]  # fmt: skip
+        refused = refusals.refusal(skips, verdict, items, headers, tokens, nano, now)
+        if refused.rule is not None:
+            self._observer.refused(*refused.rule)
+        raise refused.error
 
     def _undo(
         self,
@@ -168,65 +174,9 @@ class Admission:
     def _skip(
         self, option_items: list[list[asks.Item]], need: Need, option: int, item: int, level: Level
     ) -> Skip:
-        dep = need.candidates[option].deployment.name
-        limit = option_items[option][item].limit
-        assert limit is not None
-        self._observer.deployment_skipped(dep, limit.kind)
-        when = f", resets in {duration(level.reset_ms)}" if level.reset_ms else ""
-        return Skip(dep, f"deployment {limit.kind} limit of {limit.amount} reached "
-                         f"({level.used} in use{when})")  # fmt: skip
-
-    def _refusal(
-        self,
-        need: Need,
-        verdict: Verdict,
-        items: list[asks.Item],
-        option_items: list[list[asks.Item]],
-        headers: dict[str, str],
-        tokens: int,
-        nano: int,
-        now: datetime,
-    ) -> RouterError:
-        if verdict.blocked is None:  # every candidate deployment is at its quota
-            skips = [self._skip(option_items, need, s.option, s.item, s.level)
-                     for s in verdict.skipped]  # fmt: skip
-            wait = min((s.level.reset_ms for s in verdict.skipped if s.level.reset_ms), default=0)
-            listing = "; ".join(f"{s.deployment}: {s.reason}" for s in skips)
-            return RateLimited(
-                f"every candidate deployment is at its limit: {listing}",
-                headers={**headers, "retry-after": retry_after(wait)},
-            )
-        item = items[verdict.blocked]
-        level = verdict.levels[verdict.blocked]
-        if item.budget is not None:
-            budget = item.budget
-            self._observer.refused(budget.scope, budget.name, f"budget_{budget.period}")
-            end = period_end(budget.period, now)
-            resets = "a total budget never resets"
-            if end is not None:
-                resets = f"it resets at {iso(end)}"
-                ms = int((end - now).total_seconds() * 1000)
-                headers = {**headers, "retry-after": retry_after(ms)}
-            return BudgetExceeded(
-                f"Budget exceeded: the {budget.label} has ${level.used / asks.NANO_USD:.6f} used "
-                f"and this request is estimated at ${nano / asks.NANO_USD:.6f}; {resets}",
-                headers=headers,
-            )
-        limit = item.limit
-        assert limit is not None
-        self._observer.refused(limit.scope, limit.name, limit.kind)
-        if limit.kind == "concurrent":
-            what, then = f"{level.used} requests in flight", "retry when one ends"
-        elif limit.kind == "tpm":
-            what = f"{level.used} tokens used, this request needs ~{tokens}"
-            then = f"resets in {duration(level.reset_ms)}"
-        else:
-            what = f"{level.used} requests in this window"
-            then = f"resets in {duration(level.reset_ms)}"
-        return RateLimited(
-            f"Rate limit reached: the {limit.label} ({what}); {then}",
-            headers={**headers, "retry-after": retry_after(level.reset_ms)},
-        )
+        skip = refusals.skip(option_items, need, option, item, level)
+        self._observer.deployment_skipped(skip.deployment, skip.limit)
+        return skip.skip
 
     def _note_budgets(self, items: list[asks.Item], levels: Sequence[Level]) -> None:
         for item, level in zip(items, levels, strict=False):
@@ -288,9 +238,7 @@ class Admission:
         out: dict[str, Skip] = {}
         for (dep, limit, amount), level in zip(checks, levels, strict=True):
             if dep not in out and level.used + amount > limit.amount:
-                when = f", resets in {duration(level.reset_ms)}" if level.reset_ms else ""
-                out[dep] = Skip(dep, f"deployment {limit.kind} limit of {limit.amount} reached "
-                                     f"({level.used} in use{when})")  # fmt: skip
+                out[dep] = Skip(dep, refusals.quota_reached(limit, level))
         return list(out.values())
 
     # -- settle -----------------------------------------------------------------------------
