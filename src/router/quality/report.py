@@ -1,7 +1,8 @@
 """``router eval``'s report: every policy of a config and the four reference routings
 (always strong, always cheap, a random mix at each policy's cost, the oracle) over outcome
-data, the threshold sweep of the learned signal and of each policy with a ``difficulty``
-condition, per-benchmark breakdowns, and the task classifier's confusion matrix on MT-Bench.
+data, the threshold sweeps of the learned signal (``difficulty``, and ``difficulty_per_cost``
+where the file has cost heads) and of each policy with such a condition, per-benchmark
+breakdowns, and the task classifier's confusion matrix on MT-Bench.
 """
 
 from __future__ import annotations
