@@ -208,9 +208,10 @@ def check_route(url: str, model: str) -> None:
 
 def median(results: list[Result]) -> Result:
     """The run with the median requests/s (its own p50/p99 alongside), the median CPU per
-    request; errors summed."""
+    request; errors summed. With an even count, the less flattering middle of each: the
+    lower requests/s and the higher CPU."""
     ordered = sorted(results, key=lambda r: r.rps)
-    mid = ordered[len(ordered) // 2]
+    mid = ordered[(len(ordered) - 1) // 2]
     cpus = sorted(r.cpu_us for r in results if r.cpu_us is not None)
     cpu = cpus[len(cpus) // 2] if cpus else None
     return Result(mid.rps, mid.p50_ms, mid.p99_ms, sum(r.errors for r in results), cpu)
