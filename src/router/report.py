@@ -231,7 +231,7 @@ class RequestReport:
                 {
                     a.GEN_AI_INPUT_TOKENS: charge.input_tokens,
                     a.GEN_AI_OUTPUT_TOKENS: charge.output_tokens,
-                    a.ROUTER_COST: charge.cost_usd,
+                    a.ROUTER_COST: round(charge.cost_usd, 12),  # as the log has it
                 }
             )
 
