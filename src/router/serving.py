@@ -171,9 +171,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         peer = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
         log.warning("closed connection from %s: " + why, peer, value)
-        if self.cycle is None or not self.cycle.response_started:
+        if self._may_answer():
             self.transport.write(answer)
         self.transport.close()
+
+    def _may_answer(self) -> bool:
+        """Whether a status line may go out now: not into a response under way. While a
+        head is read, ``cycle`` is the previous request's (a keep-alive connection's next
+        request gets its 408 once that response is complete)."""
+        cycle = self.cycle
+        if cycle is None:
+            return True
+        if self._in_head:
+            return bool(cycle.response_complete)
+        return not cycle.response_started
 
 
 def serve_config(app: str, server: ServerSpec, **kwargs: Any) -> ServeConfig:

@@ -136,7 +136,7 @@ def test_headers_dripped_slowly_are_cut_off(served: Served) -> None:
 def test_a_keep_alive_connections_next_request_has_the_same_bounds(served: Served) -> None:
     """The guard's timers start from the bytes read, not only from the connection: after a
     whole request answered on the connection, the next one's dripped head is cut off too
-    (closed; the 408 goes only where no response has started on the connection)."""
+    (408, then closed: the answer to the request before it is complete)."""
     sock = connect(served)
     sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: router\r\n\r\n")
     answer = b""
@@ -162,7 +162,7 @@ def test_a_keep_alive_connections_next_request_has_the_same_bounds(served: Serve
     dripper.join()
     sock.close()
     assert took < 3  # the drip alone would take 4 s
-    assert got == b"" or got.startswith(b"HTTP/1.1 408"), got[:80]
+    assert got.startswith(b"HTTP/1.1 408"), got[:80]
 
 
 def test_a_body_slower_than_the_floor_is_cut_off(served: Served) -> None:
